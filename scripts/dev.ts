@@ -1,0 +1,45 @@
+/**
+ * `npm run dev`: builds (first time) and starts a local Kratos, then the gateway with
+ * config/gateway.yaml in front of it. Ctrl-C stops both.
+ */
+import { loadConfigFile } from '../src/runtime/node-config.ts';
+import { startNodeGateway } from '../src/runtime/node.ts';
+import { freePort, startKratos } from './kratos.ts';
+
+async function portOr(preferred: number): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => void freePort().then(resolve));
+    srv.listen(preferred, '127.0.0.1', () => srv.close(() => resolve(preferred)));
+  });
+}
+
+async function main(): Promise<void> {
+  const configPath = process.argv[2] ?? 'config/gateway.yaml';
+  const publicPort = await portOr(4433);
+  const kratos = await startKratos({ publicPort, adminPort: await portOr(publicPort + 1) });
+  console.error(`dev: Kratos public ${kratos.publicUrl}, admin ${kratos.adminUrl} (data in ${kratos.dataDir})`);
+  const config = loadConfigFile(configPath, { ...process.env, KRATOS_PUBLIC_URL: kratos.publicUrl, KRATOS_ADMIN_URL: kratos.adminUrl });
+  const gateway = await startNodeGateway(config);
+  console.error(`dev: gateway ${gateway.url} (config ${configPath}); OpenAPI at ${gateway.url}/openapi.json`);
+  console.error(
+    `dev: try\n  curl -s ${gateway.url}/v1/registration -H 'Content-Type: application/json' \\\n` +
+      `    -d '{"traits":{"email":"ada@example.com"},"password":"correct-horse-battery-staple","fields":{"company":"Analytical Engines","accept_terms":true}}'`,
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await gateway.close();
+    await kratos.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,93 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import type { AppDeps, AppEnv } from './context.ts';
+import { AppError, problemResponse } from './errors.ts';
+import { healthRoutes } from './routes/health.ts';
+import { registrationRoutes } from './routes/registration.ts';
+
+export type { AppDeps, AppEnv } from './context.ts';
+
+/**
+ * The portable core: a Hono app built from its dependencies. Runtimes (src/runtime/) build
+ * the dependencies once and serve this; tests build it with fakes.
+ */
+export function createApp(deps: AppDeps) {
+  const { config, logger } = deps;
+  const now = deps.now ?? Date.now;
+  const app = new OpenAPIHono<AppEnv>();
+
+  // Accepts a client-sent X-Request-Id only if it is short and plain (Hono's default check),
+  // otherwise makes one; it is echoed back and forwarded to Kratos.
+  app.use(requestId());
+  app.use(async (c, next) => {
+    const started = now();
+    c.set('deps', deps);
+    c.set('log', logger.child({ request_id: c.var.requestId }));
+    await next();
+    // No query string, bodies or headers in the access log: they can carry secrets.
+    c.var.log.info('request', {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: now() - started,
+    });
+  });
+  if (config.cors.allowed_origins.length > 0) {
+    const allowed = new Set(config.cors.allowed_origins);
+    app.use(
+      cors({
+        origin: (origin) => (allowed.has(origin) ? origin : null),
+        credentials: true,
+        allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+        allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Token', 'Idempotency-Key', 'X-Request-Id'],
+        exposeHeaders: ['X-Request-Id', 'Retry-After'],
+        maxAge: 600,
+      }),
+    );
+  }
+  app.use(
+    bodyLimit({
+      maxSize: config.server.body_limit_bytes,
+      onError: () => {
+        throw new AppError(413, 'PAYLOAD_TOO_LARGE');
+      },
+    }),
+  );
+
+  app.route('/', healthRoutes());
+  app.route('/', registrationRoutes(config));
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'kratos-bff',
+      version: '1',
+      description: 'Sign-up and sign-in gateway for Ory Kratos. Errors are RFC 9457 application/problem+json.',
+    },
+  });
+
+  app.notFound((c) => problemResponse(c, new AppError(404, 'NOT_FOUND')));
+
+  // The one error path: everything becomes application/problem+json.
+  app.onError((err, c) => {
+    if (err instanceof AppError) {
+      if (err.status >= 500) c.var.log?.warn('request failed', { code: err.code, status: err.status });
+      return problemResponse(c, err);
+    }
+    if (err instanceof HTTPException) {
+      // Raised by Hono's validator when the body is not parseable JSON.
+      const mapped =
+        err.status === 400 ? new AppError(400, 'INVALID_JSON') : err.status === 413 ? new AppError(413, 'PAYLOAD_TOO_LARGE') : null;
+      if (mapped) return problemResponse(c, mapped);
+    }
+    (c.var.log ?? logger).error('unhandled error', { error: err });
+    return problemResponse(c, new AppError(500, 'INTERNAL_ERROR'));
+  });
+
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,217 @@
+import { z } from 'zod';
+
+/**
+ * The gateway's configuration: one zod schema, fed from YAML + env on Node and from
+ * bindings on Workers. `parseConfig` resolves `${ENV}` references first, then validates;
+ * every error names the key path it is about.
+ */
+
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+  .transform((u) => u.replace(/\/+$/, ''));
+
+const fieldName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]{0,63}$/, 'field names are lower_snake_case, at most 64 characters');
+
+const regexSource = z.string().refine(
+  (src) => {
+    try {
+      new RegExp(src, 'u');
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { error: 'is not a valid regular expression' },
+);
+
+/** Where a validated extra field goes, besides the gateway's own services. */
+const fieldTarget = z.enum(['gateway', 'transient_payload', 'trait']);
+
+const fieldCommon = {
+  required: z.boolean().default(false),
+  description: z.string().max(500).optional(),
+  target: fieldTarget.default('gateway'),
+  /** Key inside the target (trait name, transient_payload key); the field name by default. */
+  key: z.string().regex(/^[A-Za-z0-9_]{1,64}$/).optional(),
+};
+
+const isoDate = z.iso.date({ error: 'must be a date (YYYY-MM-DD)' });
+
+export const fieldConfigSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('string'),
+      ...fieldCommon,
+      min_length: z.number().int().min(0).optional(),
+      max_length: z.number().int().min(1).max(10_000).default(1000),
+      pattern: regexSource.optional(),
+    })
+    .strict(),
+  z.object({ type: z.literal('email'), ...fieldCommon }).strict(),
+  z
+    .object({
+      type: z.literal('number'),
+      ...fieldCommon,
+      integer: z.boolean().default(false),
+      min: z.number().optional(),
+      max: z.number().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('boolean'),
+      ...fieldCommon,
+      /** `const: true` makes a consent box: only `true` is accepted. */
+      const: z.literal(true).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('enum'),
+      ...fieldCommon,
+      values: z.array(z.string().min(1)).min(1),
+    })
+    .strict(),
+  z
+    .object({ type: z.literal('date'), ...fieldCommon, min: isoDate.optional(), max: isoDate.optional() })
+    .strict(),
+]);
+
+export type FieldConfig = z.infer<typeof fieldConfigSchema>;
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+        /** How long SIGTERM waits for in-flight requests before the process exits. */
+        shutdown_timeout_ms: z.number().int().min(0).default(10_000),
+        /** Largest accepted request body. */
+        body_limit_bytes: z.number().int().min(1024).max(1_048_576).default(65_536),
+        /**
+         * Header that a trusted proxy in front of the gateway sets to the client IP
+         * (`x-forwarded-for`: its last entry is used; `cf-connecting-ip`, `x-real-ip`: as is).
+         * Unset: the connection's address on Node, CF-Connecting-IP on Workers.
+         */
+        client_ip_header: z.string().toLowerCase().optional(),
+      })
+      .strict()
+      .prefault({}),
+    kratos: z
+      .object({
+        public_url: httpUrl,
+        admin_url: httpUrl,
+        /** Per-request timeout for calls to Kratos. */
+        timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
+        /** JSON pointer of the identifier trait, where IDENTIFIER_TAKEN is reported. */
+        identifier_pointer: z.string().startsWith('/traits/').default('/traits/email'),
+      })
+      .strict(),
+    registration: z
+      .object({
+        fields: z.record(fieldName, fieldConfigSchema).default({}),
+      })
+      .strict()
+      .prefault({}),
+    cors: z
+      .object({
+        /** Exact origins allowed to call the gateway from a browser. Empty: no CORS. */
+        allowed_origins: z.array(z.url().transform((u) => new URL(u).origin)).default([]),
+      })
+      .strict()
+      .prefault({}),
+    log: z
+      .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const traitKeys = new Map<string, string>();
+    for (const [name, field] of Object.entries(cfg.registration.fields)) {
+      if (field.type === 'number' && field.min !== undefined && field.max !== undefined && field.min > field.max) {
+        ctx.addIssue({ code: 'custom', path: ['registration', 'fields', name, 'min'], message: 'is greater than max' });
+      }
+      if (field.type === 'string' && field.min_length !== undefined && field.min_length > field.max_length) {
+        ctx.addIssue({ code: 'custom', path: ['registration', 'fields', name, 'min_length'], message: 'is greater than max_length' });
+      }
+      if (field.target === 'trait') {
+        const key = field.key ?? name;
+        const other = traitKeys.get(key);
+        if (other) {
+          ctx.addIssue({ code: 'custom', path: ['registration', 'fields', name, 'key'], message: `trait "${key}" is already set by field "${other}"` });
+        }
+        traitKeys.set(key, name);
+      }
+    }
+  });
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** `a.b[0].c` from a zod/our own path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(root)';
+}
+
+const envRef = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * Replaces `${NAME}` and `${NAME:-default}` in every string of `input` with values from
+ * `env`. A reference to an unset variable without a default is an error naming the key.
+ */
+export function resolveEnvRefs(
+  input: unknown,
+  env: Record<string, string | undefined>,
+  problems: string[] = [],
+  path: PropertyKey[] = [],
+): unknown {
+  if (typeof input === 'string') {
+    const resolved = input.replace(envRef, (_m, name: string, fallback: string | undefined) => {
+      const value = env[name];
+      if (value !== undefined && value !== '') return value;
+      if (fallback !== undefined) return fallback;
+      problems.push(`${formatPath(path)}: environment variable ${name} is not set`);
+      return '';
+    });
+    // `port: ${PORT}` should read as a number, as the literal would in YAML.
+    const whole = input.match(envRef)?.[0] === input;
+    if (whole && /^-?\d+(\.\d+)?$/.test(resolved)) return Number(resolved);
+    if (whole && (resolved === 'true' || resolved === 'false')) return resolved === 'true';
+    return resolved;
+  }
+  if (Array.isArray(input)) return input.map((v, i) => resolveEnvRefs(v, env, problems, [...path, i]));
+  if (input !== null && typeof input === 'object') {
+    return Object.fromEntries(
+      Object.entries(input).map(([k, v]) => [k, resolveEnvRefs(v, env, problems, [...path, k])]),
+    );
+  }
+  return input;
+}
+
+/** Validates a raw config object (from YAML or bindings). Throws ConfigError. */
+export function parseConfig(input: unknown, env: Record<string, string | undefined> = {}): GatewayConfig {
+  const problems: string[] = [];
+  const resolved = resolveEnvRefs(input ?? {}, env, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const result = configSchema.safeParse(resolved);
+  if (!result.success) {
+    throw new ConfigError(result.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+  }
+  return result.data;
+}

@@ -1,0 +1,119 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+/**
+ * The one registry of stable error codes. Request-level codes are the top-level `code` of a
+ * problem document; field-level codes appear in `errors[].code`. The OpenAPI document lists
+ * them from here, so clients can switch on them.
+ */
+export const errorCodes = {
+  // request level
+  VALIDATION_FAILED: 'One or more values in the request are invalid.',
+  INVALID_JSON: 'The request body is not valid JSON.',
+  UNSUPPORTED_MEDIA_TYPE: 'The request body must be sent as application/json.',
+  PAYLOAD_TOO_LARGE: 'The request body is too large.',
+  NOT_FOUND: 'There is no such route.',
+  INVALID_AUTHORIZATION: 'The Authorization or X-Session-Token header is malformed.',
+  SESSION_ALREADY_AVAILABLE: 'A valid session was sent with the request, so a new account cannot be created.',
+  FLOW_EXPIRED: 'The sign-up flow expired repeatedly; retry the request.',
+  KRATOS_UNAVAILABLE: 'The identity service is unavailable; retry later.',
+  UPSTREAM_ERROR: 'The identity service answered in an unexpected way.',
+  INTERNAL_ERROR: 'The gateway failed unexpectedly.',
+  // field level
+  REQUIRED: 'A required value is missing.',
+  INVALID_TYPE: 'The value has the wrong type.',
+  INVALID_VALUE: 'The value is not allowed.',
+  INVALID_EMAIL: 'The value is not a valid email address.',
+  INVALID_FORMAT: 'The value does not have the expected format.',
+  PATTERN_MISMATCH: 'The value does not match the required pattern.',
+  TOO_SHORT: 'The value is too short.',
+  TOO_LONG: 'The value is too long.',
+  OUT_OF_RANGE: 'The value is outside the allowed range.',
+  UNKNOWN_FIELD: 'The request contains a property that is not allowed.',
+  MUST_BE_ACCEPTED: 'This box must be checked.',
+  IDENTIFIER_TAKEN: 'An account with this identifier exists already.',
+  PASSWORD_TOO_SHORT: 'The password is too short.',
+  PASSWORD_TOO_LONG: 'The password is too long.',
+  PASSWORD_TOO_SIMILAR: 'The password is too similar to the identifier.',
+  PASSWORD_BREACHED: 'The password was found in data breaches.',
+  PASSWORD_POLICY: 'The password does not meet the password policy.',
+  KRATOS_MESSAGE: 'Kratos reported a problem with the submitted data.',
+} as const satisfies Record<string, string>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+/** One entry of a problem document's `errors` list. */
+export interface FieldError {
+  /** JSON pointer into the request body ("" for the whole request). */
+  pointer: string;
+  code: ErrorCode;
+  message: string;
+  kratos?: { id: number };
+}
+
+/** The one error type routes throw; `onError` turns it into application/problem+json. */
+export class AppError extends Error {
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: ErrorCode,
+    readonly detail: string = errorCodes[code],
+    readonly errors: FieldError[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.name = 'AppError';
+  }
+}
+
+/** A 400 VALIDATION_FAILED carrying field errors. */
+export function validationError(errors: FieldError[]): AppError {
+  return new AppError(400, 'VALIDATION_FAILED', errorCodes.VALIDATION_FAILED, errors);
+}
+
+const titles: Partial<Record<number, string>> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  code: ErrorCode;
+  detail: string;
+  request_id: string;
+  errors: FieldError[];
+}
+
+export function toProblem(err: AppError, requestId: string): ProblemDocument {
+  return {
+    type: `urn:kratos-bff:problem:${err.code.toLowerCase().replaceAll('_', '-')}`,
+    title: titles[err.status] ?? 'Error',
+    status: err.status,
+    code: err.code,
+    detail: err.detail,
+    request_id: requestId,
+    errors: err.errors,
+  };
+}
+
+/**
+ * Writes the problem document. `c.newResponse` keeps headers that middleware already set
+ * on the context (request id, CORS, Set-Cookie).
+ */
+export function problemResponse(c: Context, err: AppError): Response {
+  const requestId = (c.get('requestId') as string | undefined) ?? '';
+  return c.newResponse(JSON.stringify(toProblem(err, requestId)), err.status, {
+    ...err.headers,
+    'Content-Type': 'application/problem+json',
+  });
+}

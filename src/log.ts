@@ -1,0 +1,65 @@
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  /** A logger that adds `fields` to every line. */
+  child(fields: LogFields): Logger;
+}
+
+export interface LoggerOptions {
+  level?: LogLevel;
+  /** Where a finished JSON line goes; console.log by default (works on Node and Workers). */
+  sink?: (line: string) => void;
+  now?: () => Date;
+}
+
+const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+// Keys whose values never reach a log line, whatever their nesting.
+const sensitiveKey =
+  /pass(word|wd)?|secret|token|cookie|authorization|api[-_]?key|credential|^code$|session_token/i;
+// Values that look like Kratos session tokens or bearer credentials are scrubbed even
+// under innocent keys (an error message, a URL).
+const sensitiveValue = /\bory_[a-z]{2}_[A-Za-z0-9]{8,}|\bBearer\s+[^\s"]+/g;
+
+export const REDACTED = '[REDACTED]';
+
+/** Returns a copy of `value` with secrets replaced, safe to serialise into a log line. */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.replace(sensitiveValue, REDACTED);
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 6) return '[…]';
+  if (value instanceof Error) {
+    return redact({ name: value.name, message: value.message, stack: value.stack }, depth + 1);
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = sensitiveKey.test(k) ? REDACTED : redact(v, depth + 1);
+  }
+  return out;
+}
+
+/** A JSON-lines logger with redaction of passwords, tokens, cookies and API keys. */
+export function createLogger(options: LoggerOptions = {}, bound: LogFields = {}): Logger {
+  const min = order[options.level ?? 'info'];
+  const sink = options.sink ?? ((line: string) => console.log(line));
+  const now = options.now ?? (() => new Date());
+  const write = (level: LogLevel, msg: string, fields?: LogFields) => {
+    if (order[level] < min) return;
+    const record = redact({ level, time: now().toISOString(), msg, ...bound, ...fields });
+    sink(JSON.stringify(record));
+  };
+  return {
+    debug: (msg, fields) => write('debug', msg, fields),
+    info: (msg, fields) => write('info', msg, fields),
+    warn: (msg, fields) => write('warn', msg, fields),
+    error: (msg, fields) => write('error', msg, fields),
+    child: (fields) => createLogger(options, { ...bound, ...fields }),
+  };
+}

@@ -1,0 +1,28 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv } from './context.ts';
+import { AppError, validationError } from './errors.ts';
+import { zodIssuesToFieldErrors } from './validation.ts';
+
+/**
+ * A sub-app whose zod validation failures become our VALIDATION_FAILED problem, with
+ * pointers into the body (`/fields/vat_id`) and our codes. Every feature router uses it.
+ */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: async (result, c) => {
+      if (result.success) return;
+      // The validator already parsed the body (Hono caches it); it tells missing from wrong.
+      const input = result.target === 'json' ? await c.req.json().catch(() => undefined) : undefined;
+      const base = result.target === 'json' ? [] : [result.target];
+      throw validationError(zodIssuesToFieldErrors(result.error.issues, input, base));
+    },
+  });
+}
+
+/** 415 unless the body is declared as JSON (`application/json`, optionally with parameters). */
+export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
+  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE');
+  await next();
+});

@@ -1,0 +1,44 @@
+import { createApp, type App } from '../app.ts';
+import { parseConfig } from '../config.ts';
+import { fetchTransport } from '../http.ts';
+import { createKratosClient } from '../kratos/client.ts';
+import { createLogger } from '../log.ts';
+
+/**
+ * Cloudflare Workers entry. The config comes from the `GATEWAY_CONFIG` binding (a JSON object
+ * var in wrangler.toml, or a JSON string); `${NAME}` references in it are resolved against
+ * the other bindings (secrets). The app is built once per isolate, on first request.
+ */
+export interface WorkerBindings {
+  GATEWAY_CONFIG: string | Record<string, unknown>;
+  [binding: string]: unknown;
+}
+
+let app: App | undefined;
+
+function build(env: WorkerBindings): App {
+  const raw = typeof env.GATEWAY_CONFIG === 'string' ? JSON.parse(env.GATEWAY_CONFIG) : env.GATEWAY_CONFIG;
+  const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  const config = parseConfig(raw, strings);
+  const kratos = createKratosClient({
+    publicUrl: config.kratos.public_url,
+    adminUrl: config.kratos.admin_url,
+    transport: fetchTransport((input, init) => fetch(input, init)),
+    timeoutMs: config.kratos.timeout_ms,
+    identifierPointer: config.kratos.identifier_pointer,
+  });
+  return createApp({
+    config,
+    kratos,
+    logger: createLogger({ level: config.log.level }),
+    // Set by Cloudflare's edge, not by the client.
+    peerAddress: (c) => c.req.header('cf-connecting-ip'),
+  });
+}
+
+export default {
+  fetch(request: Request, env: WorkerBindings, ctx: unknown): Response | Promise<Response> {
+    app ??= build(env);
+    return app.fetch(request, env, ctx as never);
+  },
+};

@@ -1,0 +1,141 @@
+import { z } from '@hono/zod-openapi';
+import type { FieldConfig } from './config.ts';
+import type { ErrorCode, FieldError } from './errors.ts';
+
+/** Compiles one configured extra field into its zod schema (documented in /openapi.json). */
+export function compileField(name: string, field: FieldConfig): z.ZodType {
+  let schema: z.ZodType;
+  switch (field.type) {
+    case 'string': {
+      let s = z.string().max(field.max_length);
+      if (field.min_length !== undefined) s = s.min(field.min_length);
+      if (field.pattern !== undefined) s = s.regex(new RegExp(field.pattern, 'u'));
+      schema = s;
+      break;
+    }
+    case 'email':
+      schema = z.email().max(320);
+      break;
+    case 'number': {
+      let n = field.integer ? z.int() : z.number();
+      if (field.min !== undefined) n = n.min(field.min);
+      if (field.max !== undefined) n = n.max(field.max);
+      schema = n;
+      break;
+    }
+    case 'boolean':
+      schema = field.const ? z.literal(true) : z.boolean();
+      break;
+    case 'enum':
+      schema = z.enum(field.values as [string, ...string[]]);
+      break;
+    case 'date': {
+      let d = z.iso.date();
+      if (field.min !== undefined) d = d.refine((v) => v >= field.min!, { params: { range: 'min' } });
+      if (field.max !== undefined) d = d.refine((v) => v <= field.max!, { params: { range: 'max' } });
+      schema = d;
+      break;
+    }
+  }
+  const described = schema.openapi({
+    ...(field.description ? { description: field.description } : {}),
+    example: exampleFor(field),
+  });
+  return field.required ? described : described.optional();
+}
+
+function exampleFor(field: FieldConfig): unknown {
+  switch (field.type) {
+    case 'string':
+      return undefined;
+    case 'email':
+      return 'billing@example.com';
+    case 'number':
+      return field.min ?? 1;
+    case 'boolean':
+      return true;
+    case 'enum':
+      return field.values[0];
+    case 'date':
+      return field.min ?? '1990-01-01';
+  }
+}
+
+/** Builds the strict `fields` object schema from the config. */
+export function compileFields(fields: Record<string, FieldConfig>): z.ZodType {
+  const shape = Object.fromEntries(Object.entries(fields).map(([name, f]) => [name, compileField(name, f)]));
+  const schema = z.strictObject(shape);
+  const anyRequired = Object.values(fields).some((f) => f.required);
+  return anyRequired ? schema : schema.optional();
+}
+
+/** RFC 6901 JSON pointer from a path. */
+export function toPointer(path: readonly PropertyKey[]): string {
+  return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = root;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * Turns zod issues into field errors with our codes and user-facing messages. `input` is the
+ * parsed body, used to tell a missing value from a value of the wrong type.
+ */
+export function zodIssuesToFieldErrors(issues: readonly Issue[], input: unknown, base: PropertyKey[] = []): FieldError[] {
+  const out: FieldError[] = [];
+  for (const issue of issues) {
+    const path = [...base, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        out.push({ pointer: toPointer([...path, key]), code: 'UNKNOWN_FIELD', message: 'is not allowed' });
+      }
+      continue;
+    }
+    const [code, message] = describeIssue(issue, valueAt(input, issue.path) === undefined);
+    out.push({ pointer: toPointer(path), code, message });
+  }
+  return out;
+}
+
+function describeIssue(issue: Issue, missing: boolean): [ErrorCode, string] {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (missing) return ['REQUIRED', 'is required'];
+      return ['INVALID_TYPE', `must be ${article(issue.expected)}`];
+    case 'too_small':
+      if (issue.origin === 'string') return ['TOO_SHORT', `must be at least ${issue.minimum} characters`];
+      return ['OUT_OF_RANGE', `must be ${issue.inclusive === false ? 'greater than' : 'at least'} ${issue.minimum}`];
+    case 'too_big':
+      if (issue.origin === 'string') return ['TOO_LONG', `must be at most ${issue.maximum} characters`];
+      return ['OUT_OF_RANGE', `must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}`];
+    case 'invalid_format':
+      if (issue.format === 'email') return ['INVALID_EMAIL', 'must be a valid email address'];
+      if (issue.format === 'regex') return ['PATTERN_MISMATCH', 'does not have the required format'];
+      if (issue.format === 'date') return ['INVALID_FORMAT', 'must be a date (YYYY-MM-DD)'];
+      return ['INVALID_FORMAT', `must be a valid ${issue.format}`];
+    case 'invalid_value':
+      if (issue.values.length === 1 && issue.values[0] === true) return ['MUST_BE_ACCEPTED', 'must be accepted'];
+      return ['INVALID_VALUE', `must be one of: ${issue.values.map(String).join(', ')}`];
+    case 'custom': {
+      const range = (issue.params as { range?: string } | undefined)?.range;
+      if (range === 'min' || range === 'max') return ['OUT_OF_RANGE', 'is outside the allowed dates'];
+      return ['INVALID_VALUE', issue.message];
+    }
+    default:
+      return ['INVALID_VALUE', 'is not valid'];
+  }
+}
+
+function article(expected: string): string {
+  if (expected === 'int') return 'an integer';
+  if (expected === 'object' || expected === 'array') return `an ${expected}`;
+  return `a ${expected}`;
+}

@@ -1,0 +1,71 @@
+import type { TestProject } from 'vitest/node';
+import { startKratos, type KratosInstance } from '../../scripts/kratos.ts';
+
+/**
+ * Starts the real Kratos for the integration suite (once per run), or uses the one named by
+ * KRATOS_PUBLIC_URL/KRATOS_ADMIN_URL (e.g. Kratos in Docker). There is no fallback: if
+ * neither works, the suite fails here with what to do about it.
+ */
+
+export interface KratosUrls {
+  publicUrl: string;
+  adminUrl: string;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    kratos: KratosUrls;
+    /** A second Kratos whose registration and login flows expire after 1 second. */
+    kratosShortLifespan: KratosUrls;
+  }
+}
+
+export const SHORT_LIFESPAN_MS = 1000;
+
+async function external(prefix: string): Promise<KratosUrls | undefined> {
+  const publicUrl = process.env[`${prefix}_PUBLIC_URL`];
+  const adminUrl = process.env[`${prefix}_ADMIN_URL`];
+  if (!publicUrl && !adminUrl) return undefined;
+  if (!publicUrl || !adminUrl) {
+    throw new Error(`Set both ${prefix}_PUBLIC_URL and ${prefix}_ADMIN_URL, or neither (then the test setup builds and starts Kratos itself).`);
+  }
+  for (const url of [`${publicUrl}/health/ready`, `${adminUrl}/admin/health/ready`]) {
+    const ok = await fetch(url).then((r) => r.ok, () => false);
+    if (!ok) {
+      throw new Error(`${url} is not ready. Start that Kratos (with config/kratos/kratos.yml), or unset ${prefix}_PUBLIC_URL/${prefix}_ADMIN_URL to let the test setup run its own.`);
+    }
+  }
+  return { publicUrl: publicUrl.replace(/\/+$/, ''), adminUrl: adminUrl.replace(/\/+$/, '') };
+}
+
+async function local(env: Record<string, string> = {}): Promise<KratosInstance> {
+  try {
+    return await startKratos({ env, log: (l) => console.error(l) });
+  } catch (err) {
+    throw new Error(
+      `The integration tests need a real Kratos and could not start one:\n${(err as Error).message}\n\n` +
+        'Fix: install Go (the setup builds Kratos from the Go module proxy on first run), ' +
+        'or run Kratos yourself with config/kratos/kratos.yml and set KRATOS_PUBLIC_URL and KRATOS_ADMIN_URL.',
+    );
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const started: KratosInstance[] = [];
+  const lifespan = `${SHORT_LIFESPAN_MS / 1000}s`;
+  const [main, short] = await Promise.all([
+    external('KRATOS').then(async (e) => e ?? started[started.push(await local()) - 1]!),
+    external('KRATOS_SHORT_LIFESPAN').then(
+      async (e) =>
+        e ??
+        started[
+          started.push(await local({ SELFSERVICE_FLOWS_REGISTRATION_LIFESPAN: lifespan, SELFSERVICE_FLOWS_LOGIN_LIFESPAN: lifespan })) - 1
+        ]!,
+    ),
+  ]);
+  project.provide('kratos', { publicUrl: main.publicUrl, adminUrl: main.adminUrl });
+  project.provide('kratosShortLifespan', { publicUrl: short.publicUrl, adminUrl: short.adminUrl });
+  return async () => {
+    await Promise.all(started.map((k) => k.stop()));
+  };
+}
