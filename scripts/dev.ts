@@ -4,6 +4,7 @@
  */
 import { loadConfigFile } from '../src/runtime/node-config.ts';
 import { startNodeGateway } from '../src/runtime/node.ts';
+import { startExamplePage } from './example-page.ts';
 import { freePort, startKratos } from './kratos.ts';
 
 async function portOr(preferred: number): Promise<number> {
@@ -23,6 +24,9 @@ async function main(): Promise<void> {
   const config = loadConfigFile(configPath, { ...process.env, KRATOS_PUBLIC_URL: kratos.publicUrl, KRATOS_ADMIN_URL: kratos.adminUrl });
   const gateway = await startNodeGateway(config);
   console.error(`dev: gateway ${gateway.url} (config ${configPath}); OpenAPI at ${gateway.url}/openapi.json`);
+  // The example frontend, on its own origin (listed in cors.allowed_origins of the example config).
+  const page = await startExamplePage(() => gateway.url, await portOr(3000));
+  console.error(`dev: example page ${page.url}`);
   console.error(
     `dev: try\n  curl -s ${gateway.url}/v1/registration -H 'Content-Type: application/json' \\\n` +
       `    -d '{"traits":{"email":"ada@example.com"},"password":"correct-horse-battery-staple","fields":{"company":"Analytical Engines","accept_terms":true}}'`,
@@ -31,6 +35,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    await page.close();
     await gateway.close();
     await kratos.stop();
     process.exit(0);

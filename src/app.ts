@@ -5,8 +5,13 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { AppDeps, AppEnv } from './context.ts';
 import { AppError, problemResponse } from './errors.ts';
+import { originGuard } from './csrf.ts';
+import { compileReturnToPolicy } from './return-to.ts';
 import { healthRoutes } from './routes/health.ts';
+import { loginRoutes } from './routes/login.ts';
 import { registrationRoutes } from './routes/registration.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { createSessionCookies } from './session.ts';
 
 export type { AppDeps, AppEnv } from './context.ts';
 
@@ -17,6 +22,8 @@ export type { AppDeps, AppEnv } from './context.ts';
 export function createApp(deps: AppDeps) {
   const { config, logger } = deps;
   const now = deps.now ?? Date.now;
+  const cookies = createSessionCookies(config.secrets.session);
+  const returnToPolicy = compileReturnToPolicy(config.return_to);
   const app = new OpenAPIHono<AppEnv>();
 
   // Accepts a client-sent X-Request-Id only if it is short and plain (Hono's default check),
@@ -26,6 +33,8 @@ export function createApp(deps: AppDeps) {
     const started = now();
     c.set('deps', deps);
     c.set('log', logger.child({ request_id: c.var.requestId }));
+    c.set('cookies', cookies);
+    c.set('returnToPolicy', returnToPolicy);
     await next();
     // No query string, bodies or headers in the access log: they can carry secrets.
     c.var.log.info('request', {
@@ -42,12 +51,13 @@ export function createApp(deps: AppDeps) {
         origin: (origin) => (allowed.has(origin) ? origin : null),
         credentials: true,
         allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
-        allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Token', 'Idempotency-Key', 'X-Request-Id'],
+        allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Token', 'X-Session-Delivery', 'Idempotency-Key', 'X-Request-Id'],
         exposeHeaders: ['X-Request-Id', 'Retry-After'],
         maxAge: 600,
       }),
     );
   }
+  app.use(originGuard(config.cors.allowed_origins));
   app.use(
     bodyLimit({
       maxSize: config.server.body_limit_bytes,
@@ -59,6 +69,8 @@ export function createApp(deps: AppDeps) {
 
   app.route('/', healthRoutes());
   app.route('/', registrationRoutes(config));
+  app.route('/', loginRoutes(config));
+  app.route('/', sessionRoutes());
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -78,9 +90,15 @@ export function createApp(deps: AppDeps) {
       return problemResponse(c, err);
     }
     if (err instanceof HTTPException) {
-      // Raised by Hono's validator when the body is not parseable JSON.
+      // Raised by Hono's validator (unparseable JSON) and zod-openapi's media-type gate.
       const mapped =
-        err.status === 400 ? new AppError(400, 'INVALID_JSON') : err.status === 413 ? new AppError(413, 'PAYLOAD_TOO_LARGE') : null;
+        err.status === 400
+          ? new AppError(400, 'INVALID_JSON')
+          : err.status === 413
+            ? new AppError(413, 'PAYLOAD_TOO_LARGE')
+            : err.status === 415
+              ? new AppError(415, 'UNSUPPORTED_MEDIA_TYPE')
+              : null;
       if (mapped) return problemResponse(c, mapped);
     }
     (c.var.log ?? logger).error('unhandled error', { error: err });

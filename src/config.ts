@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { selfserviceConfigSchema } from './after-jobs.ts';
+import { returnToConfigSchema } from './return-to.ts';
+import { sessionConfigSchema } from './session.ts';
 
 /**
  * The gateway's configuration: one zod schema, fed from YAML + env on Node and from
@@ -127,9 +130,24 @@ export const configSchema = z
       .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
       .strict()
       .prefault({}),
+    secrets: z
+      .object({
+        /** Session cookie keys: the first seals, every entry opens (rotation). ≥ 32 characters each. */
+        session: z.array(z.string().min(32, 'must be at least 32 characters')).default([]),
+      })
+      .strict()
+      .prefault({}),
+    session: sessionConfigSchema,
+    /** After-jobs per flow and strategy, in Kratos's own shape. */
+    selfservice: selfserviceConfigSchema.prefault({}),
+    /** Allow-list for `return_to` (the redirect job with allow_user_defined). */
+    return_to: returnToConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if ((cfg.session.delivery === 'cookie' || cfg.session.client_choice) && cfg.secrets.session.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['secrets', 'session'], message: 'is required when sessions can be delivered as cookies' });
+    }
     const traitKeys = new Map<string, string>();
     for (const [name, field] of Object.entries(cfg.registration.fields)) {
       if (field.type === 'number' && field.min !== undefined && field.max !== undefined && field.min > field.max) {

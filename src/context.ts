@@ -1,9 +1,10 @@
 import type { Context } from 'hono';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { GatewayConfig } from './config.ts';
-import { AppError } from './errors.ts';
 import type { ForwardedClient, KratosPort } from './kratos/client.ts';
 import type { Logger } from './log.ts';
+import type { ReturnToPolicy } from './return-to.ts';
+import { incomingSession, type SessionCookies } from './session.ts';
 
 /** What a runtime hands to `createApp`: real parts on Node/Workers, fakes in unit tests. */
 export interface AppDeps {
@@ -21,32 +22,13 @@ export type AppEnv = {
     deps: AppDeps;
     /** Request-scoped logger carrying the request id. */
     log: Logger;
+    /** Session cookie sealing; undefined without `secrets.session`. */
+    cookies: SessionCookies | undefined;
+    returnToPolicy: ReturnToPolicy;
   };
 };
 
 export type AppContext = Context<AppEnv>;
-
-// Kratos session tokens are opaque ASCII; anything else in these headers is refused
-// rather than forwarded.
-const tokenPattern = /^[A-Za-z0-9._~+/=-]{1,512}$/;
-
-/**
- * The client's session token from `X-Session-Token` or `Authorization: Bearer`. Other
- * Authorization schemes are ignored; a malformed token is a 400.
- */
-export function sessionTokenOf(c: AppContext): string | undefined {
-  const raw = c.req.header('x-session-token');
-  if (raw !== undefined && raw !== '') {
-    if (!tokenPattern.test(raw)) throw new AppError(400, 'INVALID_AUTHORIZATION');
-    return raw;
-  }
-  const auth = c.req.header('authorization');
-  if (!auth) return undefined;
-  const [scheme, token, ...rest] = auth.trim().split(/\s+/);
-  if (scheme?.toLowerCase() !== 'bearer') return undefined;
-  if (!token || rest.length > 0 || !tokenPattern.test(token)) throw new AppError(400, 'INVALID_AUTHORIZATION');
-  return token;
-}
 
 /** The end user's IP: from the configured trusted-proxy header, else the runtime's peer. */
 export function clientIpOf(c: AppContext): string | undefined {
@@ -62,11 +44,11 @@ export function clientIpOf(c: AppContext): string | undefined {
   return c.var.deps.peerAddress?.(c);
 }
 
-/** What the gateway forwards to Kratos about this request. */
-export function forwardedClient(c: AppContext): ForwardedClient {
+/** What the gateway forwards to Kratos about this request, including the client's session. */
+export async function forwardedClient(c: AppContext): Promise<ForwardedClient> {
   return {
     requestId: c.var.requestId,
-    sessionToken: sessionTokenOf(c),
+    sessionToken: (await incomingSession(c))?.token,
     clientIp: clientIpOf(c),
     userAgent: c.req.header('user-agent')?.slice(0, 512),
   };

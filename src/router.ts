@@ -1,7 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from './context.ts';
-import { AppError, validationError } from './errors.ts';
+import { validationError } from './errors.ts';
 import { zodIssuesToFieldErrors } from './validation.ts';
 
 /**
@@ -20,9 +19,3 @@ export function createRouter(): OpenAPIHono<AppEnv> {
   });
 }
 
-/** 415 unless the body is declared as JSON (`application/json`, optionally with parameters). */
-export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
-  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE');
-  await next();
-});

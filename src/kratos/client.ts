@@ -1,4 +1,4 @@
-import type { ContinueWith, Identity, Session } from '@ory/client';
+import type { ContinueWith, Identity, Session, UiContainer } from '@ory/client';
 import type { FieldError } from '../errors.ts';
 import { TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from '../http.ts';
 import { flowErrors } from './map.ts';
@@ -44,9 +44,53 @@ export type RegistrationResult =
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
+export interface LoginSubmission {
+  identifier: string;
+  password: string;
+}
+
+export type LoginResult =
+  | { kind: 'ok'; session: Session; sessionToken: string }
+  | { kind: 'invalid_credentials' }
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'expired'; newFlowId?: string }
+  | { kind: 'signed_in' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+export type WhoamiResult =
+  | { kind: 'ok'; session: Session }
+  | { kind: 'unauthenticated' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+/** Outcome of a call that returns nothing of interest. `not_found`: Kratos did not know the thing. */
+export type ActionResult =
+  | { kind: 'ok' }
+  | { kind: 'not_found' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+export interface IdentityMetadataPatch {
+  metadataPublic?: Record<string, unknown>;
+  metadataAdmin?: Record<string, unknown>;
+}
+
 export interface KratosPort {
   createRegistrationFlow(client: ForwardedClient): Promise<CreateFlowResult>;
   submitRegistrationFlow(flowId: string, submission: RegistrationSubmission, client: ForwardedClient): Promise<RegistrationResult>;
+  createLoginFlow(client: ForwardedClient): Promise<CreateFlowResult>;
+  submitLoginFlow(flowId: string, submission: LoginSubmission, client: ForwardedClient): Promise<LoginResult>;
+  /** `GET /sessions/whoami` with the token as X-Session-Token. */
+  whoami(token: string, client: ForwardedClient): Promise<WhoamiResult>;
+  /** Native logout: revokes the session of `token` (`DELETE /self-service/logout/api`). */
+  revokeSession(token: string, client: ForwardedClient): Promise<ActionResult>;
+  /** Revokes every session of the token's identity except the token's own (`DELETE /sessions`). */
+  revokeOtherSessions(token: string, client: ForwardedClient): Promise<ActionResult>;
+  /** Admin: deletes an identity; Kratos deletes its sessions with it. */
+  deleteIdentity(identityId: string, requestId: string): Promise<ActionResult>;
+  /** Admin: replaces metadata_public and/or metadata_admin of an identity. */
+  patchIdentityMetadata(identityId: string, patch: IdentityMetadataPatch, requestId: string): Promise<ActionResult>;
   /** Kratos's own readiness (`/health/ready` on the public port). */
   isReady(requestId: string): Promise<boolean>;
 }
@@ -121,22 +165,37 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
     return null;
   }
 
+  async function createFlow(path: string, client: ForwardedClient): Promise<CreateFlowResult> {
+    const res = await call({ method: 'GET', origin: options.publicUrl, path, headers: nativeHeaders(client, false) });
+    const down = unavailableOrNull(res);
+    if (down) return down;
+    const r = res as HttpResponse;
+    const body = parseJson(r.body) as (KratosErrorBody & { id?: string }) | undefined;
+    if (r.status === 200 && typeof body?.id === 'string') return { kind: 'flow', flowId: body.id };
+    if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
+    return { kind: 'upstream_error', problem: problemOf(r, body) };
+  }
+
+  /** A call whose success is a status in `okStatuses`; 404 (or `notFoundStatus`) means "unknown". */
+  async function action(req: Omit<HttpRequest, 'timeoutMs'>, okStatuses: number[], notFoundStatus = 404): Promise<ActionResult> {
+    const res = await call(req);
+    const down = unavailableOrNull(res);
+    if (down) return down;
+    const r = res as HttpResponse;
+    if (okStatuses.includes(r.status)) return { kind: 'ok' };
+    if (r.status === notFoundStatus) return { kind: 'not_found' };
+    return { kind: 'upstream_error', problem: problemOf(r, parseJson(r.body) as KratosErrorBody) };
+  }
+
+  const adminHeaders = (requestId: string, withBody: boolean): Record<string, string> => ({
+    accept: 'application/json',
+    'x-request-id': requestId,
+    ...(withBody ? { 'content-type': 'application/json' } : {}),
+  });
+
   return {
-    async createRegistrationFlow(client) {
-      const res = await call({
-        method: 'GET',
-        origin: options.publicUrl,
-        path: '/self-service/registration/api',
-        headers: nativeHeaders(client, false),
-      });
-      const down = unavailableOrNull(res);
-      if (down) return down;
-      const r = res as HttpResponse;
-      const body = parseJson(r.body) as (KratosErrorBody & { id?: string }) | undefined;
-      if (r.status === 200 && typeof body?.id === 'string') return { kind: 'flow', flowId: body.id };
-      if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
-      return { kind: 'upstream_error', problem: problemOf(r, body) };
-    },
+    createRegistrationFlow: (client) => createFlow('/self-service/registration/api', client),
+    createLoginFlow: (client) => createFlow('/self-service/login/api', client),
 
     async submitRegistrationFlow(flowId, submission, client) {
       const payload: Record<string, unknown> = {
@@ -178,6 +237,102 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
         if (errors.length > 0) return { kind: 'invalid', errors };
       }
       return { kind: 'upstream_error', problem: problemOf(r, err) };
+    },
+
+    async submitLoginFlow(flowId, submission, client) {
+      const res = await call({
+        method: 'POST',
+        origin: options.publicUrl,
+        path: `/self-service/login?flow=${encodeURIComponent(flowId)}`,
+        headers: nativeHeaders(client, true),
+        body: JSON.stringify({ method: 'password', identifier: submission.identifier, password: submission.password }),
+      });
+      const down = unavailableOrNull(res);
+      if (down) return down;
+      const r = res as HttpResponse;
+      const body = parseJson(r.body) as (KratosErrorBody & { session?: Session; session_token?: string }) | undefined;
+      if (r.status === 200 && body?.session && typeof body.session_token === 'string') {
+        return { kind: 'ok', session: body.session, sessionToken: body.session_token };
+      }
+      if (body?.error?.id === 'self_service_flow_expired') {
+        return { kind: 'expired', ...(body.use_flow_id ? { newFlowId: body.use_flow_id } : {}) };
+      }
+      if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
+      if (r.status === 400 && body?.ui) {
+        const ui = body.ui as UiContainer;
+        const ids = [...(ui.messages ?? []), ...ui.nodes.flatMap((n) => n.messages)].map((m) => m.id);
+        // 4000006 covers both a wrong password and an unknown identifier: Kratos itself does not
+        // tell them apart, and neither do we.
+        if (ids.includes(4000006)) return { kind: 'invalid_credentials' };
+        // A submit with a valid session is refused through the flow (generic 4000001 with
+        // this reason), unlike registration's error envelope.
+        if ((ui.messages ?? []).some((m) => m.id === 4000001 && /valid session was detected/i.test(m.text))) return { kind: 'signed_in' };
+        const errors = flowErrors(ui, identifierPointer);
+        if (errors.length > 0) return { kind: 'invalid', errors };
+      }
+      return { kind: 'upstream_error', problem: problemOf(r, body) };
+    },
+
+    async whoami(token, client) {
+      const res = await call({
+        method: 'GET',
+        origin: options.publicUrl,
+        path: '/sessions/whoami',
+        headers: nativeHeaders({ ...client, sessionToken: token }, false),
+      });
+      const down = unavailableOrNull(res);
+      if (down) return down;
+      const r = res as HttpResponse;
+      const body = parseJson(r.body) as (KratosErrorBody & Partial<Session>) | undefined;
+      if (r.status === 200 && typeof body?.id === 'string') return { kind: 'ok', session: body as Session };
+      // 401 carries no error id (Kratos wraps it); 403 is an AAL the gateway does not step up.
+      if (r.status === 401 || r.status === 403) return { kind: 'unauthenticated' };
+      return { kind: 'upstream_error', problem: problemOf(r, body) };
+    },
+
+    revokeSession: (token, client) =>
+      action(
+        {
+          method: 'DELETE',
+          origin: options.publicUrl,
+          path: '/self-service/logout/api',
+          headers: { ...nativeHeaders({ ...client, sessionToken: undefined }, true) },
+          body: JSON.stringify({ session_token: token }),
+        },
+        [204],
+        // Kratos answers 403 for a token it does not know.
+        403,
+      ),
+
+    revokeOtherSessions: (token, client) =>
+      action(
+        { method: 'DELETE', origin: options.publicUrl, path: '/sessions', headers: nativeHeaders({ ...client, sessionToken: token }, false) },
+        [200, 204],
+        401,
+      ),
+
+    deleteIdentity: (identityId, requestId) =>
+      action(
+        { method: 'DELETE', origin: options.adminUrl, path: `/admin/identities/${encodeURIComponent(identityId)}`, headers: adminHeaders(requestId, false) },
+        [204],
+      ),
+
+    patchIdentityMetadata: (identityId, patch, requestId) => {
+      // Whole-object replacement: adding a child under a null metadata object fails in Kratos.
+      const ops = [
+        ...(patch.metadataPublic ? [{ op: 'add', path: '/metadata_public', value: patch.metadataPublic }] : []),
+        ...(patch.metadataAdmin ? [{ op: 'add', path: '/metadata_admin', value: patch.metadataAdmin }] : []),
+      ];
+      return action(
+        {
+          method: 'PATCH',
+          origin: options.adminUrl,
+          path: `/admin/identities/${encodeURIComponent(identityId)}`,
+          headers: adminHeaders(requestId, true),
+          body: JSON.stringify(ops),
+        },
+        [200],
+      );
     },
 
     async isReady(requestId) {

@@ -1,13 +1,17 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ContinueWith } from '@ory/client';
 import type { FieldConfig, GatewayConfig } from '../config.ts';
-import { forwardedClient } from '../context.ts';
+import { afterJobPlan } from '../after-jobs.ts';
+import { forwardedClient, type AppContext } from '../context.ts';
 import { AppError, validationError, type FieldError } from '../errors.ts';
-import { performRegistration } from '../flows/registration.ts';
+import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
+import { performRegistration } from '../flows/native-flows.ts';
 import type { RegistrationSubmission } from '../kratos/client.ts';
-import { createRouter, requireJson } from '../router.ts';
+import { resolveRedirect } from '../redirect.ts';
+import { createRouter } from '../router.ts';
 import { IdentitySchema, problemContent, SessionSchema } from '../schemas.ts';
-import { compileFields, toPointer } from '../validation.ts';
+import { chooseDelivery, isHtmlFormPost } from '../session.ts';
+import { compileFields, toPointer, zodIssuesToFieldErrors } from '../validation.ts';
 
 export interface RegistrationBody {
   traits: Record<string, unknown>;
@@ -50,8 +54,23 @@ function clientContinueWith(items: ContinueWith[]): ContinueWith[] {
   return items.filter((item) => item.action !== 'set_ory_session_token');
 }
 
+/** HTML form values are strings; read configured boolean and number fields as such. */
+function coerceFormFields(form: Record<string, unknown>, fields: Record<string, FieldConfig>): Record<string, unknown> {
+  const raw = form.fields;
+  if (raw === null || typeof raw !== 'object') return form;
+  const out: Record<string, unknown> = { ...(raw as Record<string, unknown>) };
+  for (const [name, field] of Object.entries(fields)) {
+    const v = out[name];
+    if (typeof v !== 'string') continue;
+    if (field.type === 'boolean') out[name] = v === 'true' || v === 'on' ? true : v === 'false' || v === '' ? false : v;
+    if (field.type === 'number' && /^-?\d+(\.\d+)?$/.test(v)) out[name] = Number(v);
+  }
+  return { ...form, fields: out };
+}
+
 export function registrationRoutes(config: GatewayConfig) {
   const fields = config.registration.fields;
+  const plan = afterJobPlan(config.selfservice, 'registration');
   const RegistrationRequest = z
     .strictObject({
       traits: z
@@ -65,8 +84,9 @@ export function registrationRoutes(config: GatewayConfig) {
   const RegistrationResponse = z
     .object({
       identity: IdentitySchema,
-      session: SessionSchema.optional(),
-      session_token: z.string().optional().openapi({ description: 'The Kratos session token (token delivery).' }),
+      session: SessionSchema.optional().openapi({ description: 'Present when the session after-job ran.' }),
+      session_token: z.string().optional().openapi({ description: 'The Kratos session token, only with token delivery.' }),
+      redirect_to: z.string().optional().openapi({ description: 'Where to send the user, when the redirect after-job ran.' }),
       continue_with: z.array(z.looseObject({ action: z.string() })),
     })
     .openapi('RegistrationResponse');
@@ -76,40 +96,44 @@ export function registrationRoutes(config: GatewayConfig) {
     path: '/v1/registration',
     summary: 'Sign up in one request',
     description:
-      'Validates the body, creates and submits a Kratos native registration flow, and returns the identity and session. ' +
-      'A session token in `Authorization: Bearer` or `X-Session-Token` is forwarded to Kratos, which refuses sign-up for a signed-in user.',
-    middleware: [requireJson] as const,
+      'Validates the body, creates and submits a Kratos native registration flow, then replays the registration after-jobs ' +
+      '(session as token or cookie, redirect). A session token in `Authorization: Bearer` or `X-Session-Token` (or the gateway cookie) ' +
+      'is forwarded to Kratos, which refuses sign-up for a signed-in user. `X-Session-Delivery: token|cookie` picks the delivery when ' +
+      'the config allows. A plain HTML form post (application/x-www-form-urlencoded, dotted names like `traits.email`) gets a cookie and a 303.',
     request: {
+      query: z.object({ return_to: z.string().optional().openapi({ description: 'Used by the redirect after-job with allow_user_defined, if on the allow-list.' }) }),
       body: { required: true, content: { 'application/json': { schema: RegistrationRequest } } },
+      headers: z.object({
+        'x-session-delivery': z.enum(['token', 'cookie']).optional(),
+      }),
     },
     responses: {
       200: { description: 'Signed up', content: { 'application/json': { schema: RegistrationResponse } } },
-      400: { description: 'Invalid input (field errors), or a session was sent', content: problemContent },
+      303: { description: 'Signed up (HTML form post): redirect to the redirect job target' },
+      400: { description: 'Invalid input (field errors), a session was sent, or return_to is not allowed', content: problemContent },
+      403: { description: 'Cross-site request from an origin that is not allowed', content: problemContent },
       415: { description: 'Body is not JSON', content: problemContent },
       502: { description: 'Kratos answered unexpectedly', content: problemContent },
       503: { description: 'Kratos is unavailable; retry after `Retry-After`', content: problemContent },
     },
   });
 
-  return createRouter().openapi(route, async (c) => {
-    const body = c.req.valid('json') as RegistrationBody;
+  async function register(c: AppContext, body: RegistrationBody): Promise<Response> {
     const log = c.var.log;
+    // Everything that can refuse the request is checked before Kratos is called.
+    const redirectTo = resolveRedirect(c, plan);
+    const delivery = chooseDelivery(c);
     const submission = toSubmission(body, fields);
-    const result = await performRegistration(c.var.deps.kratos, submission, forwardedClient(c), () =>
+    const client = await forwardedClient(c);
+    const result = await performRegistration(c.var.deps.kratos, submission, client, () =>
       log.info('registration flow expired between create and submit; retrying with a new flow'),
     );
     switch (result.kind) {
-      case 'ok':
-        log.info('registration succeeded', { identity_id: result.identity.id });
-        return c.json(
-          {
-            identity: result.identity as unknown as z.infer<typeof IdentitySchema>,
-            ...(result.session ? { session: result.session as unknown as z.infer<typeof SessionSchema> } : {}),
-            ...(result.sessionToken ? { session_token: result.sessionToken } : {}),
-            continue_with: clientContinueWith(result.continueWith),
-          },
-          200,
-        );
+      case 'ok': {
+        log.info('registration succeeded', { identity_id: result.identity.id, delivery });
+        const session = await replaySessionJobs(c, plan, { session: result.session, token: result.sessionToken }, delivery, client);
+        return respondWithRedirect(c, { identity: result.identity, ...session, continue_with: clientContinueWith(result.continueWith) }, redirectTo);
+      }
       case 'invalid':
         throw validationError(result.errors);
       case 'signed_in':
@@ -124,5 +148,17 @@ export function registrationRoutes(config: GatewayConfig) {
         log.error('unexpected kratos answer during registration', { upstream: result.problem });
         throw new AppError(502, 'UPSTREAM_ERROR');
     }
+  }
+
+  const router = createRouter();
+  // Plain HTML form posts: same schema and rules, validated here because the OpenAPI route
+  // documents (and validates) the JSON body.
+  router.post('/v1/registration', async (c, next) => {
+    if (!isHtmlFormPost(c)) return next();
+    const form = coerceFormFields(await c.req.parseBody({ dot: true }), fields);
+    const parsed = RegistrationRequest.safeParse(form);
+    if (!parsed.success) throw validationError(zodIssuesToFieldErrors(parsed.error.issues, form));
+    return register(c, parsed.data as RegistrationBody);
   });
+  return router.openapi(route, (c) => register(c, c.req.valid('json') as RegistrationBody) as never);
 }

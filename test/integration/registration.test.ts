@@ -19,6 +19,7 @@ beforeAll(async () => {
           referral: { type: 'string', target: 'transient_payload' },
         },
       },
+      cors: { allowed_origins: ['https://app.example.com'] },
     },
     wrapTransport: (t) => async (req) => {
       upstreamCalls.push(req);

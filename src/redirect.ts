@@ -1,0 +1,27 @@
+import type { AfterJobPlan } from './after-jobs.ts';
+import type { AppContext } from './context.ts';
+import { AppError } from './errors.ts';
+import { checkReturnTo, returnToFromSearch } from './return-to.ts';
+
+/**
+ * The `redirect` after-job's target for this request, decided *before* any call to Kratos so
+ * that a refused `return_to` never leaves an account behind. `redirect_to` is the default;
+ * with `allow_user_defined`, a `return_to` query parameter wins if it passes the allow-list,
+ * and is returned re-serialised, never as the raw input.
+ */
+export function resolveRedirect(c: AppContext, plan: AfterJobPlan): string | undefined {
+  if (!plan.redirect) return undefined;
+  // Without allow_user_defined, return_to is not read at all (as in Kratos).
+  if (!plan.redirect.allowUserDefined) return plan.redirect.redirectTo;
+  const search = new URL(c.req.url).search;
+  const parsed = returnToFromSearch(search);
+  const refuse = (reason: string) => {
+    c.var.log.info('return_to refused', { reason });
+    return new AppError(400, 'RETURN_TO_NOT_ALLOWED', undefined, [{ pointer: '', code: 'RETURN_TO_NOT_ALLOWED', message: reason }]);
+  };
+  if (!parsed.ok) throw refuse(parsed.reason);
+  if (parsed.value === undefined) return plan.redirect.redirectTo;
+  const checked = checkReturnTo(parsed.value, c.var.returnToPolicy);
+  if (!checked.ok) throw refuse(checked.reason);
+  return checked.url;
+}

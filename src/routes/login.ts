@@ -1,0 +1,96 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { afterJobPlan } from '../after-jobs.ts';
+import type { GatewayConfig } from '../config.ts';
+import { forwardedClient, type AppContext } from '../context.ts';
+import { AppError, validationError } from '../errors.ts';
+import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
+import { performLogin } from '../flows/native-flows.ts';
+import { resolveRedirect } from '../redirect.ts';
+import { createRouter } from '../router.ts';
+import { problemContent, SessionSchema } from '../schemas.ts';
+import { chooseDelivery, isHtmlFormPost } from '../session.ts';
+import { zodIssuesToFieldErrors } from '../validation.ts';
+
+const LoginRequest = z
+  .strictObject({
+    identifier: z.string().min(1).max(320).openapi({ example: 'ada@example.com' }),
+    password: z.string().min(1).max(4096),
+  })
+  .openapi('LoginRequest');
+
+const LoginResponse = z
+  .object({
+    session: SessionSchema.optional().openapi({ description: 'Present when the session after-job ran.' }),
+    session_token: z.string().optional().openapi({ description: 'Only with token delivery.' }),
+    redirect_to: z.string().optional(),
+  })
+  .openapi('LoginResponse');
+
+type LoginBody = z.infer<typeof LoginRequest>;
+
+const route = createRoute({
+  method: 'post',
+  path: '/v1/login',
+  summary: 'Sign in in one request',
+  description:
+    'Creates and submits a Kratos native login flow, then replays the login after-jobs (session, revoke_active_sessions, redirect). ' +
+    'A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer.',
+  request: {
+    query: z.object({ return_to: z.string().optional() }),
+    body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
+  },
+  responses: {
+    200: { description: 'Signed in', content: { 'application/json': { schema: LoginResponse } } },
+    303: { description: 'Signed in (HTML form post): redirect' },
+    400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
+    401: { description: 'Wrong identifier or password', content: problemContent },
+    403: { description: 'Cross-site request from an origin that is not allowed', content: problemContent },
+    502: { description: 'Kratos answered unexpectedly', content: problemContent },
+    503: { description: 'Kratos is unavailable', content: problemContent },
+  },
+});
+
+export function loginRoutes(config: GatewayConfig) {
+  const plan = afterJobPlan(config.selfservice, 'login');
+
+  async function login(c: AppContext, body: LoginBody): Promise<Response> {
+    const log = c.var.log;
+    const redirectTo = resolveRedirect(c, plan);
+    const delivery = chooseDelivery(c);
+    const client = await forwardedClient(c);
+    const result = await performLogin(c.var.deps.kratos, body, client, () =>
+      log.info('login flow expired between create and submit; retrying with a new flow'),
+    );
+    switch (result.kind) {
+      case 'ok': {
+        log.info('login succeeded', { identity_id: result.session.identity?.id, delivery });
+        const session = await replaySessionJobs(c, plan, { session: result.session, token: result.sessionToken }, delivery, client);
+        return respondWithRedirect(c, { ...session }, redirectTo);
+      }
+      case 'invalid_credentials':
+        throw new AppError(401, 'INVALID_CREDENTIALS');
+      case 'invalid':
+        throw validationError(result.errors);
+      case 'signed_in':
+        throw new AppError(400, 'SESSION_ALREADY_AVAILABLE');
+      case 'expired':
+        throw new AppError(503, 'FLOW_EXPIRED', undefined, [], { 'Retry-After': '1' });
+      case 'unavailable':
+        log.error('kratos unavailable during login', { upstream: result.problem });
+        throw new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
+      case 'upstream_error':
+        log.error('unexpected kratos answer during login', { upstream: result.problem });
+        throw new AppError(502, 'UPSTREAM_ERROR');
+    }
+  }
+
+  const router = createRouter();
+  router.post('/v1/login', async (c, next) => {
+    if (!isHtmlFormPost(c)) return next();
+    const form = await c.req.parseBody();
+    const parsed = LoginRequest.safeParse(form);
+    if (!parsed.success) throw validationError(zodIssuesToFieldErrors(parsed.error.issues, form));
+    return login(c, parsed.data);
+  });
+  return router.openapi(route, (c) => login(c, c.req.valid('json')) as never);
+}
