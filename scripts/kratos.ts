@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -137,6 +137,11 @@ export interface KratosInstance {
 export interface StartKratosOptions {
   /** Extra env for `kratos serve`, e.g. SELFSERVICE_FLOWS_REGISTRATION_LIFESPAN=1s. */
   env?: Record<string, string>;
+  /**
+   * Config merged over config/kratos/kratos.yml (a second `-c` file). For values env cannot
+   * carry in Kratos v1.3.1, such as hook lists.
+   */
+  overlay?: Record<string, unknown>;
   publicPort?: number;
   adminPort?: number;
   log?: (line: string) => void;
@@ -161,16 +166,21 @@ export async function startKratos(options: StartKratosOptions = {}): Promise<Kra
     ...options.env,
   };
   const configFile = join(kratosConfigDir, 'kratos.yml');
+  const configArgs = ['-c', configFile];
+  if (options.overlay) {
+    const overlayFile = join(dataDir, 'overlay.json');
+    writeFileSync(overlayFile, JSON.stringify(options.overlay));
+    configArgs.push('-c', overlayFile);
+  }
   await new Promise<void>((resolvePromise, reject) => {
-    const m = spawn(bin, ['migrate', 'sql', 'up', '-e', '--yes', '-c', configFile], { cwd: kratosConfigDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const m = spawn(bin, ['migrate', 'sql', 'up', '-e', '--yes', ...configArgs], { cwd: kratosConfigDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     m.stdout.on('data', (d: Buffer) => (out += d));
     m.stderr.on('data', (d: Buffer) => (out += d));
     m.on('exit', (code) => (code === 0 ? resolvePromise() : reject(new Error(`kratos migrate failed (exit ${code}):\n${out.slice(-4000)}`))));
   });
-  const { openSync } = await import('node:fs');
   const logFd = openSync(join(dataDir, 'kratos.log'), 'a');
-  const child: ChildProcess = spawn(bin, ['serve', '-c', configFile, '--dev', '--sqa-opt-out'], {
+  const child: ChildProcess = spawn(bin, ['serve', ...configArgs, '--dev', '--sqa-opt-out'], {
     cwd: kratosConfigDir,
     env,
     stdio: ['ignore', logFd, logFd],

@@ -6,7 +6,10 @@ import { requestId } from 'hono/request-id';
 import type { AppDeps, AppEnv } from './context.ts';
 import { AppError, problemResponse } from './errors.ts';
 import { originGuard } from './csrf.ts';
+import { createMemoryIdempotencyStore, encryptingStore, type IdempotencyStore } from './idempotency/index.ts';
 import { compileReturnToPolicy } from './return-to.ts';
+import { createMemoryRetryQueue, runnerExecutor } from './services/retry-queue.ts';
+import { createServiceRunner } from './services/runner.ts';
 import { healthRoutes } from './routes/health.ts';
 import { loginRoutes } from './routes/login.ts';
 import { registrationRoutes } from './routes/registration.ts';
@@ -24,6 +27,29 @@ export function createApp(deps: AppDeps) {
   const now = deps.now ?? Date.now;
   const cookies = createSessionCookies(config.secrets.session);
   const returnToPolicy = compileReturnToPolicy(config.return_to);
+  const services = createServiceRunner({
+    services: config.registration.services,
+    ...(deps.serviceFunctions ? { functions: deps.serviceFunctions } : {}),
+    transport: deps.transport,
+    logger,
+  });
+  const retryQueue =
+    deps.retryQueue ??
+    createMemoryRetryQueue({
+      execute: runnerExecutor(services),
+      logger,
+      maxAttempts: config.registration.retry_later.max_attempts,
+      baseDelayMs: config.registration.retry_later.base_delay_ms,
+      maxDelayMs: config.registration.retry_later.max_delay_ms,
+    });
+  // Stored replays can hold a session token, so the store only ever sees ciphertext. Without a
+  // configured secret a random per-process key is fine: the default store is per-process too.
+  let idempotency: Promise<IdempotencyStore> | undefined;
+  const idempotencyStore = () =>
+    (idempotency ??= encryptingStore(
+      deps.idempotencyStore ?? createMemoryIdempotencyStore({ now, maxEntries: config.idempotency.max_entries }),
+      config.idempotency.secret ?? randomSecret(),
+    ));
   const app = new OpenAPIHono<AppEnv>();
 
   // Accepts a client-sent X-Request-Id only if it is short and plain (Hono's default check),
@@ -35,6 +61,10 @@ export function createApp(deps: AppDeps) {
     c.set('log', logger.child({ request_id: c.var.requestId }));
     c.set('cookies', cookies);
     c.set('returnToPolicy', returnToPolicy);
+    c.set('services', services);
+    c.set('retryQueue', retryQueue);
+    c.set('idempotency', idempotencyStore());
+    c.set('identityCreated', false);
     await next();
     // No query string, bodies or headers in the access log: they can carry secrets.
     c.var.log.info('request', {
@@ -106,6 +136,11 @@ export function createApp(deps: AppDeps) {
   });
 
   return app;
+}
+
+function randomSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { selfserviceConfigSchema } from './after-jobs.ts';
+import { idempotencyConfigSchema } from './idempotency/index.ts';
 import { returnToConfigSchema } from './return-to.ts';
+import { servicesConfigSchema } from './services/config.ts';
+import { placeholdersOf } from './services/template.ts';
 import { sessionConfigSchema } from './session.ts';
 
 /**
@@ -30,7 +33,7 @@ const regexSource = z.string().refine(
 );
 
 /** Where a validated extra field goes, besides the gateway's own services. */
-const fieldTarget = z.enum(['gateway', 'transient_payload', 'trait']);
+const fieldTarget = z.enum(['gateway', 'transient_payload', 'trait', 'metadata_public', 'metadata_admin']);
 
 const fieldCommon = {
   required: z.boolean().default(false),
@@ -116,6 +119,17 @@ export const configSchema = z
     registration: z
       .object({
         fields: z.record(fieldName, fieldConfigSchema).default({}),
+        /** External services called before and after the identity is created, in order. */
+        services: servicesConfigSchema,
+        /** The background queue of `retry_later` services (in memory: not durable). */
+        retry_later: z
+          .object({
+            max_attempts: z.number().int().min(1).max(20).default(5),
+            base_delay_ms: z.number().int().min(1).default(1000),
+            max_delay_ms: z.number().int().min(1).default(60_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
@@ -142,11 +156,23 @@ export const configSchema = z
     selfservice: selfserviceConfigSchema.prefault({}),
     /** Allow-list for `return_to` (the redirect job with allow_user_defined). */
     return_to: returnToConfigSchema.prefault({}),
+    /** Idempotency-Key handling on sign-up. */
+    idempotency: idempotencyConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
     if ((cfg.session.delivery === 'cookie' || cfg.session.client_choice) && cfg.secrets.session.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['secrets', 'session'], message: 'is required when sessions can be delivered as cookies' });
+    }
+    // A service template may only use fields that exist.
+    for (const [i, service] of cfg.registration.services.entries()) {
+      if (!service.http) continue;
+      for (const use of placeholdersOf({ url: service.http.url, body: service.http.body })) {
+        const [root, name] = use.path.split('.');
+        if (root === 'fields' && name !== undefined && !(name in cfg.registration.fields)) {
+          ctx.addIssue({ code: 'custom', path: ['registration', 'services', i, 'http', ...use.at], message: `uses fields.${name}, which registration.fields does not declare` });
+        }
+      }
     }
     const traitKeys = new Map<string, string>();
     for (const [name, field] of Object.entries(cfg.registration.fields)) {

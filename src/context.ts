@@ -3,7 +3,11 @@ import type { RequestIdVariables } from 'hono/request-id';
 import type { GatewayConfig } from './config.ts';
 import type { ForwardedClient, KratosPort } from './kratos/client.ts';
 import type { Logger } from './log.ts';
+import type { HttpTransport } from './http.ts';
+import type { IdempotencyStore } from './idempotency/index.ts';
 import type { ReturnToPolicy } from './return-to.ts';
+import type { RetryQueue } from './services/retry-queue.ts';
+import type { ServiceFunction, ServiceRunner } from './services/runner.ts';
 import { incomingSession, type SessionCookies } from './session.ts';
 
 /** What a runtime hands to `createApp`: real parts on Node/Workers, fakes in unit tests. */
@@ -15,6 +19,14 @@ export interface AppDeps {
   now?: () => number;
   /** The connection's peer address as the runtime sees it (Node: socket; Workers: CF-Connecting-IP). */
   peerAddress?: (c: Context) => string | undefined;
+  /** HTTP to external services (undici on Node, fetch on Workers). */
+  transport: HttpTransport;
+  /** Services registered as TypeScript functions, for config entries that say `function: name`. */
+  serviceFunctions?: Record<string, ServiceFunction>;
+  /** Idempotency-Key store; in-memory by default. Whatever it keeps is encrypted first. */
+  idempotencyStore?: IdempotencyStore;
+  /** Where `retry_later` services go; an in-memory queue by default (not durable). */
+  retryQueue?: RetryQueue;
 }
 
 export type AppEnv = {
@@ -25,6 +37,11 @@ export type AppEnv = {
     /** Session cookie sealing; undefined without `secrets.session`. */
     cookies: SessionCookies | undefined;
     returnToPolicy: ReturnToPolicy;
+    services: ServiceRunner;
+    retryQueue: RetryQueue;
+    idempotency: Promise<IdempotencyStore>;
+    /** Set once Kratos created an identity in this request (idempotency keeps the answer then). */
+    identityCreated: boolean;
   };
 };
 

@@ -19,6 +19,13 @@ export const errorCodes = {
   INVALID_CREDENTIALS: 'The identifier or the password is wrong.',
   ORIGIN_NOT_ALLOWED: 'The request comes from an origin that is not allowed to call this gateway.',
   RETURN_TO_NOT_ALLOWED: 'The return_to URL is not on the allow-list.',
+  SERVICE_UNAVAILABLE: 'A service the sign-up depends on is unavailable; nothing was created. Retry later.',
+  SERVICE_FAILED: 'A service the sign-up depends on failed; nothing was created.',
+  SIGNUP_ROLLED_BACK: 'The sign-up did not happen: a required step failed and the account was removed again. Retry the request.',
+  ROLLBACK_FAILED: 'The sign-up failed and could not be fully undone; the operators have been alerted.',
+  INVALID_IDEMPOTENCY_KEY: 'The Idempotency-Key header is malformed (1–255 printable characters).',
+  IDEMPOTENCY_KEY_IN_USE: 'A request with this Idempotency-Key is still being processed; retry later.',
+  IDEMPOTENCY_KEY_MISMATCH: 'This Idempotency-Key was used with a different request body.',
   FLOW_EXPIRED: 'The sign-up flow expired repeatedly; retry the request.',
   KRATOS_UNAVAILABLE: 'The identity service is unavailable; retry later.',
   UPSTREAM_ERROR: 'The identity service answered in an unexpected way.',
@@ -42,6 +49,7 @@ export const errorCodes = {
   PASSWORD_BREACHED: 'The password was found in data breaches.',
   PASSWORD_POLICY: 'The password does not meet the password policy.',
   KRATOS_MESSAGE: 'Kratos reported a problem with the submitted data.',
+  SERVICE_REJECTED: 'An external check declined this value.',
 } as const satisfies Record<string, string>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -36,6 +36,12 @@ export interface RegistrationSubmission {
   transientPayload?: Record<string, unknown> | undefined;
 }
 
+/** Identity metadata the gateway writes after creation (from fields and services). */
+export interface MetadataWrites {
+  metadataPublic: Record<string, unknown>;
+  metadataAdmin: Record<string, unknown>;
+}
+
 export type RegistrationResult =
   | { kind: 'ok'; identity: Identity; session?: Session; sessionToken?: string; continueWith: ContinueWith[] }
   | { kind: 'invalid'; errors: FieldError[] }

@@ -5,8 +5,11 @@ import { afterJobPlan } from '../after-jobs.ts';
 import { forwardedClient, type AppContext } from '../context.ts';
 import { AppError, validationError, type FieldError } from '../errors.ts';
 import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
+import { withIdempotency } from '../flows/idempotency.ts';
 import { performRegistration } from '../flows/native-flows.ts';
-import type { RegistrationSubmission } from '../kratos/client.ts';
+import { completeSignUp, runBeforeServices } from '../flows/sign-up.ts';
+import type { TemplateContext } from '../services/template.ts';
+import type { MetadataWrites, RegistrationSubmission } from '../kratos/client.ts';
 import { resolveRedirect } from '../redirect.ts';
 import { createRouter } from '../router.ts';
 import { IdentitySchema, problemContent, SessionSchema } from '../schemas.ts';
@@ -24,9 +27,10 @@ export interface RegistrationBody {
  * `trait` are copied into traits, `transient_payload` fields into the transient payload.
  * A client that also sends such a trait directly gets an error instead of a silent choice.
  */
-export function toSubmission(body: RegistrationBody, fields: Record<string, FieldConfig>): RegistrationSubmission {
+export function toSubmission(body: RegistrationBody, fields: Record<string, FieldConfig>): RegistrationSubmission & { metadata: MetadataWrites } {
   const traits = { ...body.traits };
   const transientPayload: Record<string, unknown> = {};
+  const metadata: MetadataWrites = { metadataPublic: {}, metadataAdmin: {} };
   const conflicts: FieldError[] = [];
   for (const [name, field] of Object.entries(fields)) {
     const value = body.fields?.[name];
@@ -43,10 +47,14 @@ export function toSubmission(body: RegistrationBody, fields: Record<string, Fiel
       traits[key] = value;
     } else if (field.target === 'transient_payload') {
       transientPayload[key] = value;
+    } else if (field.target === 'metadata_public') {
+      metadata.metadataPublic[key] = value;
+    } else if (field.target === 'metadata_admin') {
+      metadata.metadataAdmin[key] = value;
     }
   }
   if (conflicts.length > 0) throw validationError(conflicts);
-  return { traits, password: body.password, transientPayload };
+  return { traits, password: body.password, transientPayload, metadata };
 }
 
 /** continue_with items for the client: the token item is dropped (the token has its own field). */
@@ -87,6 +95,10 @@ export function registrationRoutes(config: GatewayConfig) {
       session: SessionSchema.optional().openapi({ description: 'Present when the session after-job ran.' }),
       session_token: z.string().optional().openapi({ description: 'The Kratos session token, only with token delivery.' }),
       redirect_to: z.string().optional().openapi({ description: 'Where to send the user, when the redirect after-job ran.' }),
+      services: z
+        .array(z.object({ service: z.string(), outcome: z.enum(['failed', 'rejected', 'retrying']) }))
+        .optional()
+        .openapi({ description: 'After services that did not complete but did not stop the sign-up (on_failure: continue or retry_later).' }),
       continue_with: z.array(z.looseObject({ action: z.string() })),
     })
     .openapi('RegistrationResponse');
@@ -105,6 +117,7 @@ export function registrationRoutes(config: GatewayConfig) {
       body: { required: true, content: { 'application/json': { schema: RegistrationRequest } } },
       headers: z.object({
         'x-session-delivery': z.enum(['token', 'cookie']).optional(),
+        'idempotency-key': z.string().optional().openapi({ description: 'Same key + same body replays the first answer; a different body → 422; still running → 409.' }),
       }),
     },
     responses: {
@@ -112,27 +125,49 @@ export function registrationRoutes(config: GatewayConfig) {
       303: { description: 'Signed up (HTML form post): redirect to the redirect job target' },
       400: { description: 'Invalid input (field errors), a session was sent, or return_to is not allowed', content: problemContent },
       403: { description: 'Cross-site request from an origin that is not allowed', content: problemContent },
+      409: { description: 'A request with the same Idempotency-Key is still running', content: problemContent },
       415: { description: 'Body is not JSON', content: problemContent },
+      422: { description: 'The Idempotency-Key was used with a different body', content: problemContent },
+      500: { description: 'A failed sign-up could not be undone (logged with the identity id)', content: problemContent },
       502: { description: 'Kratos answered unexpectedly', content: problemContent },
-      503: { description: 'Kratos is unavailable; retry after `Retry-After`', content: problemContent },
+      503: { description: 'Kratos or a required service is unavailable, or the sign-up was rolled back; retry after `Retry-After`', content: problemContent },
     },
   });
 
-  async function register(c: AppContext, body: RegistrationBody): Promise<Response> {
+  async function register(c: AppContext, body: RegistrationBody, idempotencyKey: string): Promise<Response> {
     const log = c.var.log;
-    // Everything that can refuse the request is checked before Kratos is called.
+    // Everything that can refuse the request is checked before anything is called.
     const redirectTo = resolveRedirect(c, plan);
     const delivery = chooseDelivery(c);
-    const submission = toSubmission(body, fields);
+    const { metadata, ...submission } = toSubmission(body, fields);
     const client = await forwardedClient(c);
+    // What external services may see: never the password.
+    const serviceContext: TemplateContext = {
+      fields: body.fields ?? {},
+      traits: submission.traits,
+      request: { id: c.var.requestId, ip: client.clientIp, user_agent: client.userAgent },
+      idempotency_key: idempotencyKey,
+    };
+    await runBeforeServices(c, serviceContext);
     const result = await performRegistration(c.var.deps.kratos, submission, client, () =>
       log.info('registration flow expired between create and submit; retrying with a new flow'),
     );
     switch (result.kind) {
       case 'ok': {
-        log.info('registration succeeded', { identity_id: result.identity.id, delivery });
+        c.set('identityCreated', true);
+        log.info('identity created', { identity_id: result.identity.id, delivery });
+        const reported = await completeSignUp(c, result.identity, serviceContext, metadata);
         const session = await replaySessionJobs(c, plan, { session: result.session, token: result.sessionToken }, delivery, client);
-        return respondWithRedirect(c, { identity: result.identity, ...session, continue_with: clientContinueWith(result.continueWith) }, redirectTo);
+        return respondWithRedirect(
+          c,
+          {
+            identity: result.identity,
+            ...session,
+            continue_with: clientContinueWith(result.continueWith),
+            ...(reported.length > 0 ? { services: reported } : {}),
+          },
+          redirectTo,
+        );
       }
       case 'invalid':
         throw validationError(result.errors);
@@ -158,7 +193,11 @@ export function registrationRoutes(config: GatewayConfig) {
     const form = coerceFormFields(await c.req.parseBody({ dot: true }), fields);
     const parsed = RegistrationRequest.safeParse(form);
     if (!parsed.success) throw validationError(zodIssuesToFieldErrors(parsed.error.issues, form));
-    return register(c, parsed.data as RegistrationBody);
+    const data = parsed.data as RegistrationBody;
+    return withIdempotency(c, data, (key) => register(c, data, key));
   });
-  return router.openapi(route, (c) => register(c, c.req.valid('json') as RegistrationBody) as never);
+  return router.openapi(route, (c) => {
+    const data = c.req.valid('json') as RegistrationBody;
+    return withIdempotency(c, data, (key) => register(c, data, key)) as never;
+  });
 }

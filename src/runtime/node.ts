@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { createApp } from '../app.ts';
 import { ConfigError, type GatewayConfig } from '../config.ts';
 import type { HttpTransport } from '../http.ts';
+import type { ServiceFunction } from '../services/runner.ts';
 import { createKratosClient } from '../kratos/client.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { loadConfigFile } from './node-config.ts';
@@ -22,6 +23,8 @@ export interface NodeGatewayOptions {
   logger?: Logger;
   /** Wraps the upstream transport (tests use it to delay or observe calls to Kratos). */
   wrapTransport?: (transport: HttpTransport) => HttpTransport;
+  /** Services registered as functions (config entries with `function: name`). */
+  serviceFunctions?: Record<string, ServiceFunction>;
 }
 
 /** Builds the app with real parts (undici pools) and serves it. */
@@ -40,6 +43,8 @@ export async function startNodeGateway(config: GatewayConfig, options: NodeGatew
     config,
     kratos,
     logger,
+    transport,
+    ...(options.serviceFunctions ? { serviceFunctions: options.serviceFunctions } : {}),
     peerAddress: (c) => getConnInfo(c).remote.address,
   });
   const server = await new Promise<ServerType>((resolve) => {

@@ -20,10 +20,11 @@ function build(env: WorkerBindings): App {
   const raw = typeof env.GATEWAY_CONFIG === 'string' ? JSON.parse(env.GATEWAY_CONFIG) : env.GATEWAY_CONFIG;
   const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
   const config = parseConfig(raw, strings);
+  const transport = fetchTransport((input, init) => fetch(input, init));
   const kratos = createKratosClient({
     publicUrl: config.kratos.public_url,
     adminUrl: config.kratos.admin_url,
-    transport: fetchTransport((input, init) => fetch(input, init)),
+    transport,
     timeoutMs: config.kratos.timeout_ms,
     identifierPointer: config.kratos.identifier_pointer,
   });
@@ -31,6 +32,7 @@ function build(env: WorkerBindings): App {
     config,
     kratos,
     logger: createLogger({ level: config.log.level }),
+    transport,
     // Set by Cloudflare's edge, not by the client.
     peerAddress: (c) => c.req.header('cf-connecting-ip'),
   });

@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startKratos, type KratosInstance } from '../../scripts/kratos.ts';
+import { recordingHookOverlay, startHookRecorder } from '../support/hook-recorder.ts';
 
 /**
  * Starts the real Kratos for the integration suite (once per run), or uses the one named by
@@ -17,6 +18,8 @@ declare module 'vitest' {
     kratos: KratosUrls;
     /** A second Kratos whose registration and login flows expire after 1 second. */
     kratosShortLifespan: KratosUrls;
+    /** Where the main Kratos's registration web_hook reports (see test/support/hook-recorder.ts). */
+    hookRecorderUrl: string;
   }
 }
 
@@ -38,9 +41,9 @@ async function external(prefix: string): Promise<KratosUrls | undefined> {
   return { publicUrl: publicUrl.replace(/\/+$/, ''), adminUrl: adminUrl.replace(/\/+$/, '') };
 }
 
-async function local(env: Record<string, string> = {}): Promise<KratosInstance> {
+async function local(env: Record<string, string> = {}, overlay?: Record<string, unknown>): Promise<KratosInstance> {
   try {
-    return await startKratos({ env, log: (l) => console.error(l) });
+    return await startKratos({ env, ...(overlay ? { overlay } : {}), log: (l) => console.error(l) });
   } catch (err) {
     throw new Error(
       `The integration tests need a real Kratos and could not start one:\n${(err as Error).message}\n\n` +
@@ -52,9 +55,14 @@ async function local(env: Record<string, string> = {}): Promise<KratosInstance> 
 
 export default async function setup(project: TestProject) {
   const started: KratosInstance[] = [];
+  // The main Kratos calls this recorder from a real web_hook on every registration. An
+  // external Kratos must be configured with the same hook (KRATOS_HOOK_RECORDER_URL names
+  // where it reports) for the transient_payload test.
+  const recorder = await startHookRecorder();
+  const recorderUrl = process.env.KRATOS_HOOK_RECORDER_URL ?? recorder.url;
   const lifespan = `${SHORT_LIFESPAN_MS / 1000}s`;
   const [main, short] = await Promise.all([
-    external('KRATOS').then(async (e) => e ?? started[started.push(await local()) - 1]!),
+    external('KRATOS').then(async (e) => e ?? started[started.push(await local({}, recordingHookOverlay(recorder.url))) - 1]!),
     external('KRATOS_SHORT_LIFESPAN').then(
       async (e) =>
         e ??
@@ -65,7 +73,9 @@ export default async function setup(project: TestProject) {
   ]);
   project.provide('kratos', { publicUrl: main.publicUrl, adminUrl: main.adminUrl });
   project.provide('kratosShortLifespan', { publicUrl: short.publicUrl, adminUrl: short.adminUrl });
+  project.provide('hookRecorderUrl', recorderUrl);
   return async () => {
     await Promise.all(started.map((k) => k.stop()));
+    await recorder.close();
   };
 }

@@ -22,6 +22,7 @@ export function appWithFakeKratos(overrides: Partial<ConfigInput> = {}) {
       identifierPointer: config.kratos.identifier_pointer,
     }),
     logger: createLogger({ level: 'debug', sink: (l) => logs.push(l) }),
+    transport: fake.transport,
   });
   return { app, fake, logs, config };
 }

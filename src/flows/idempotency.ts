@@ -1,0 +1,61 @@
+import type { AppContext } from '../context.ts';
+import { AppError, problemResponse } from '../errors.ts';
+import { fingerprintRequest, idempotencyKeyFromHeader } from '../idempotency/index.ts';
+
+// Headers a replay must repeat: the session cookie above all.
+const replayedHeaders = ['content-type', 'set-cookie', 'location'];
+
+/**
+ * Idempotency-Key on sign-up (IETF draft, Stripe's practice): same key and same body → the
+ * first answer is replayed (status, body, cookie); a different body → 422; while the first is
+ * still running → 409. Without the header the request runs as usual with a fresh key, which
+ * external services receive so they can dedupe the gateway's own retries.
+ *
+ * Answers are kept when an identity was created (success, or a rollback that failed, so a
+ * retry can never make a second account); when nothing was created the key is released and
+ * the client may retry with it.
+ */
+export async function withIdempotency(c: AppContext, body: unknown, run: (key: string) => Promise<Response>): Promise<Response> {
+  const header = c.req.header('idempotency-key');
+  if (header === undefined) return run(crypto.randomUUID());
+  const key = idempotencyKeyFromHeader(header);
+  if (!key) throw new AppError(400, 'INVALID_IDEMPOTENCY_KEY');
+  const store = await c.var.idempotency;
+  const fingerprint = await fingerprintRequest({ method: c.req.method, path: c.req.path, body: JSON.stringify(body) });
+  const begun = await store.begin(key, fingerprint, c.var.deps.config.idempotency.ttl_ms);
+  switch (begun.kind) {
+    case 'replay':
+      c.var.log.info('idempotent replay', { status: begun.response.status });
+      return new Response(begun.response.body, {
+        status: begun.response.status,
+        headers: [...Object.entries(begun.response.headers).flatMap(([k, v]) => (k === 'set-cookie' ? v.split('\n').map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]])), ['idempotent-replayed', 'true']],
+      });
+    case 'in_progress':
+      throw new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', undefined, [], { 'Retry-After': '1' });
+    case 'mismatch':
+      throw new AppError(422, 'IDEMPOTENCY_KEY_MISMATCH');
+    case 'started':
+      break;
+  }
+  let res: Response;
+  try {
+    res = await run(key);
+  } catch (err) {
+    if (!(err instanceof AppError)) {
+      await store.release(key);
+      throw err;
+    }
+    res = problemResponse(c, err);
+  }
+  if (c.var.identityCreated) {
+    const headers: Record<string, string> = {};
+    for (const name of replayedHeaders) {
+      const values = name === 'set-cookie' ? res.headers.getSetCookie() : [res.headers.get(name)].filter((v): v is string => v !== null);
+      if (values.length > 0) headers[name] = values.join('\n');
+    }
+    await store.complete(key, { status: res.status, headers, body: await res.clone().text() });
+  } else {
+    await store.release(key);
+  }
+  return res;
+}

@@ -1,0 +1,92 @@
+import type { Identity } from '@ory/client';
+import type { AppContext } from '../context.ts';
+import { AppError, validationError } from '../errors.ts';
+import type { MetadataWrites } from '../kratos/client.ts';
+import type { StageResult } from '../services/runner.ts';
+import type { TemplateContext } from '../services/template.ts';
+
+/** A service outcome the client is told about (the sign-up itself succeeded). */
+export interface ReportedService {
+  service: string;
+  outcome: 'failed' | 'rejected' | 'retrying';
+}
+
+/** Maps a stage verdict that stops the sign-up to the client's answer. */
+function stageError(verdict: Exclude<StageResult['verdict'], { kind: 'proceed' }>, failedCode: 'SERVICE_UNAVAILABLE' | 'SIGNUP_ROLLED_BACK'): AppError {
+  if (verdict.kind === 'rejected') return validationError(verdict.errors);
+  if (failedCode === 'SIGNUP_ROLLED_BACK') return new AppError(503, 'SIGNUP_ROLLED_BACK', undefined, [], { 'Retry-After': '5' });
+  return verdict.retryable
+    ? new AppError(503, 'SERVICE_UNAVAILABLE', undefined, [], { 'Retry-After': '5' })
+    : new AppError(502, 'SERVICE_FAILED');
+}
+
+/** Runs the `before` services; a veto or failure stops the sign-up before Kratos is called. */
+export async function runBeforeServices(c: AppContext, ctx: TemplateContext): Promise<void> {
+  const result = await c.var.services.runStage('before', ctx, { idempotencyKey: ctx.idempotency_key, requestId: c.var.requestId });
+  if (result.verdict.kind === 'proceed') return;
+  c.var.log.info('sign-up stopped by a before service', { services: result.verdict.services, verdict: result.verdict.kind });
+  throw stageError(result.verdict, 'SERVICE_UNAVAILABLE');
+}
+
+/**
+ * Deletes the identity Kratos just created (its sessions go with it), so a failed sign-up
+ * leaves nothing behind. If even that fails, the identity id is logged as an error and the
+ * client gets a 5xx: a half-made account is never reported as a success.
+ */
+async function rollback(c: AppContext, identityId: string, why: string, answer: AppError): Promise<never> {
+  const deleted = await c.var.deps.kratos.deleteIdentity(identityId, c.var.requestId);
+  if (deleted.kind === 'ok' || deleted.kind === 'not_found') {
+    c.set('identityCreated', false);
+    c.var.log.warn('sign-up rolled back', { identity_id: identityId, why });
+    throw answer;
+  }
+  c.var.log.error('ROLLBACK FAILED: identity left behind, remove it by hand', { identity_id: identityId, why, upstream: deleted.problem });
+  throw new AppError(500, 'ROLLBACK_FAILED');
+}
+
+/**
+ * After Kratos created the identity: runs the `after` services, writes metadata (from fields
+ * and service responses), queues `retry_later` services. A `rollback` service that fails, or
+ * a metadata write that fails, undoes the sign-up. Returns what the client is told about
+ * services that failed without stopping it.
+ */
+export async function completeSignUp(c: AppContext, identity: Identity, ctx: TemplateContext, fieldMetadata: MetadataWrites): Promise<ReportedService[]> {
+  const log = c.var.log;
+  const after = await c.var.services.runStage(
+    'after',
+    { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } },
+    { idempotencyKey: ctx.idempotency_key, requestId: c.var.requestId },
+  );
+  if (after.verdict.kind !== 'proceed') {
+    await rollback(c, identity.id, `after service ${after.verdict.services.join(', ')} ${after.verdict.kind}`, stageError(after.verdict, 'SIGNUP_ROLLED_BACK'));
+  }
+
+  const metadataPublic = { ...fieldMetadata.metadataPublic, ...after.metadataPublic };
+  const metadataAdmin = { ...fieldMetadata.metadataAdmin, ...after.metadataAdmin };
+  const hasPublic = Object.keys(metadataPublic).length > 0;
+  const hasAdmin = Object.keys(metadataAdmin).length > 0;
+  if (hasPublic || hasAdmin) {
+    const patched = await c.var.deps.kratos.patchIdentityMetadata(
+      identity.id,
+      { ...(hasPublic ? { metadataPublic } : {}), ...(hasAdmin ? { metadataAdmin } : {}) },
+      c.var.requestId,
+    );
+    if (patched.kind !== 'ok') {
+      await rollback(c, identity.id, `metadata write failed (${patched.kind})`, new AppError(503, 'SIGNUP_ROLLED_BACK', undefined, [], { 'Retry-After': '5' }));
+    }
+    if (hasPublic) (identity as { metadata_public?: unknown }).metadata_public = metadataPublic;
+  }
+
+  const reported: ReportedService[] = after.reported.map((r) => ({ service: r.service, outcome: r.kind }));
+  for (const service of after.retryLater) {
+    try {
+      await c.var.retryQueue.enqueue({ service, context: { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } }, idempotencyKey: ctx.idempotency_key, attempt: 1, requestId: c.var.requestId });
+      reported.push({ service, outcome: 'retrying' });
+    } catch (err) {
+      log.error('could not queue a retry_later service', { service, error: err });
+      reported.push({ service, outcome: 'failed' });
+    }
+  }
+  for (const r of reported) log.warn('after service did not complete', { service: r.service, outcome: r.outcome, identity_id: identity.id });
+  return reported;
+}
