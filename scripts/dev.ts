@@ -6,6 +6,7 @@ import { loadConfigFile } from '../src/runtime/node-config.ts';
 import { startNodeGateway } from '../src/runtime/node.ts';
 import { startExamplePage } from './example-page.ts';
 import { freePort, startKratos } from './kratos.ts';
+import { startStandIns } from './stand-ins.ts';
 
 async function portOr(preferred: number): Promise<number> {
   const { createServer } = await import('node:net');
@@ -21,7 +22,15 @@ async function main(): Promise<void> {
   const publicPort = await portOr(4433);
   const kratos = await startKratos({ publicPort, adminPort: await portOr(publicPort + 1) });
   console.error(`dev: Kratos public ${kratos.publicUrl}, admin ${kratos.adminUrl} (data in ${kratos.dataDir})`);
-  const config = loadConfigFile(configPath, { ...process.env, KRATOS_PUBLIC_URL: kratos.publicUrl, KRATOS_ADMIN_URL: kratos.adminUrl });
+  // Local stand-ins for the example's external services (VAT check, CRM, mailer).
+  const standIns = await startStandIns(await portOr(4455));
+  console.error(`dev: service stand-ins ${standIns.url}`);
+  const config = loadConfigFile(configPath, {
+    ...process.env,
+    KRATOS_PUBLIC_URL: kratos.publicUrl,
+    KRATOS_ADMIN_URL: kratos.adminUrl,
+    STANDINS_URL: standIns.url,
+  });
   const gateway = await startNodeGateway(config);
   console.error(`dev: gateway ${gateway.url} (config ${configPath}); OpenAPI at ${gateway.url}/openapi.json`);
   // The example frontend, on its own origin (listed in cors.allowed_origins of the example config).
@@ -29,7 +38,7 @@ async function main(): Promise<void> {
   console.error(`dev: example page ${page.url}`);
   console.error(
     `dev: try\n  curl -s ${gateway.url}/v1/registration -H 'Content-Type: application/json' \\\n` +
-      `    -d '{"traits":{"email":"ada@example.com"},"password":"correct-horse-battery-staple","fields":{"company":"Analytical Engines","accept_terms":true}}'`,
+      `    -d '{"traits":{"email":"ada@example.com"},"password":"correct-horse-battery-staple","fields":{"company":"Analytical Engines","vat_id":"GB123456789","accept_terms":true}}'`,
   );
   let stopping = false;
   const stop = async () => {
@@ -37,6 +46,7 @@ async function main(): Promise<void> {
     stopping = true;
     await page.close();
     await gateway.close();
+    await standIns.close();
     await kratos.stop();
     process.exit(0);
   };

@@ -186,7 +186,13 @@ export async function startKratos(options: StartKratosOptions = {}): Promise<Kra
     stdio: ['ignore', logFd, logFd],
   });
   let exited: number | null = null;
-  child.on('exit', (code) => (exited = code ?? -1));
+  // Never outlive the process that started it (a killed dev server, a crashed test run).
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.on('exit', (code) => {
+    exited = code ?? -1;
+    process.removeListener('exit', killOnExit);
+  });
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (exited !== null) {

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../src/runtime/node-config.ts';
+
+// The shipped example must stay valid: `npm run dev` runs it.
+describe('config/gateway.yaml', () => {
+  it('parses with the defaults its env references fall back to', () => {
+    const cfg = loadConfigFile('config/gateway.yaml', {});
+    expect(cfg.kratos.public_url).toBe('http://127.0.0.1:4433');
+    expect(cfg.registration.services.map((s) => [s.name, s.stage, s.on_failure])).toEqual([
+      ['vat_check', 'before', 'abort'],
+      ['crm_contact', 'after', 'rollback'],
+      ['welcome_mail', 'after', 'retry_later'],
+    ]);
+    expect(Object.keys(cfg.registration.fields)).toEqual(['company', 'vat_id', 'accept_terms', 'plan', 'referral']);
+    expect(cfg.secrets.session).toHaveLength(1);
+  });
+
+  it('takes secrets and URLs from the environment', () => {
+    const cfg = loadConfigFile('config/gateway.yaml', { VAT_API_KEY: 'from-env', STANDINS_URL: 'http://10.0.0.1:1', PORT: '9999' });
+    expect(cfg.registration.services[0]!.http!.headers['x-api-key']).toBe('from-env');
+    expect(cfg.registration.services[0]!.http!.url).toBe('http://10.0.0.1:1/vat/check');
+    expect(cfg.server.port).toBe(9999);
+  });
+});
