@@ -22,7 +22,7 @@ const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 
 
 // Keys whose values never reach a log line, whatever their nesting.
 const sensitiveKey =
-  /pass(word|wd)?|secret|token|cookie|authorization|api[-_]?key|credential|^code$|session_token/i;
+  /pass(word|wd)?|secret|token|cookie|authorization|api[-_]?key|credential|session_token/i;
 // Values that look like Kratos session tokens or bearer credentials are scrubbed even
 // under innocent keys (an error message, a URL).
 const sensitiveValue = /\bory_[a-z]{2}_[A-Za-z0-9]{8,}|\bBearer\s+[^\s"]+/g;

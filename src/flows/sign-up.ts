@@ -20,6 +20,24 @@ function stageError(verdict: Exclude<StageResult['verdict'], { kind: 'proceed' }
     : new AppError(502, 'SERVICE_FAILED');
 }
 
+/**
+ * On Workers, work left after the response is dropped unless handed to `waitUntil`: keep the
+ * isolate alive until the retry queue is drained (Cloudflare bounds this to about 30 s after the
+ * response, so keep `retry_later` delays short there). On Node there is no execution context
+ * and the process simply keeps running the queue.
+ */
+function keepAliveUntilDrained(c: AppContext): void {
+  const queue = c.var.retryQueue as { drain?: () => Promise<void> };
+  if (!queue.drain) return;
+  let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    return; // Node: no ExecutionContext
+  }
+  ctx.waitUntil(queue.drain());
+}
+
 /** Runs the `before` services; a veto or failure stops the sign-up before Kratos is called. */
 export async function runBeforeServices(c: AppContext, ctx: TemplateContext): Promise<void> {
   const result = await c.var.services.runStage('before', ctx, { idempotencyKey: ctx.idempotency_key, requestId: c.var.requestId });
@@ -87,6 +105,7 @@ export async function completeSignUp(c: AppContext, identity: Identity, ctx: Tem
       reported.push({ service, outcome: 'failed' });
     }
   }
+  if (after.retryLater.length > 0) keepAliveUntilDrained(c);
   for (const r of reported) log.warn('after service did not complete', { service: r.service, outcome: r.outcome, identity_id: identity.id });
   return reported;
 }

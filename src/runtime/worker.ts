@@ -1,16 +1,20 @@
 import { createApp, type App } from '../app.ts';
 import { parseConfig } from '../config.ts';
 import { fetchTransport } from '../http.ts';
+import { durableObjectIdempotencyStore, IdempotencyObject, type DurableObjectNamespaceLike } from '../idempotency/durable-object.ts';
 import { createKratosClient } from '../kratos/client.ts';
 import { createLogger } from '../log.ts';
 
 /**
  * Cloudflare Workers entry. The config comes from the `GATEWAY_CONFIG` binding (a JSON object
- * var in wrangler.toml, or a JSON string); `${NAME}` references in it are resolved against
- * the other bindings (secrets). The app is built once per isolate, on first request.
+ * var in wrangler.toml, or a JSON string): the same schema as the YAML file on Node. `${NAME}`
+ * references in it are resolved against the other string bindings (vars and secrets). The app
+ * is built once per isolate, on the first request, never per request.
  */
 export interface WorkerBindings {
   GATEWAY_CONFIG: string | Record<string, unknown>;
+  /** Durable Object namespace for the Idempotency-Key store (see wrangler.toml). */
+  IDEMPOTENCY?: DurableObjectNamespaceLike;
   [binding: string]: unknown;
 }
 
@@ -33,13 +37,17 @@ function build(env: WorkerBindings): App {
     kratos,
     logger: createLogger({ level: config.log.level }),
     transport,
+    // Per-isolate memory would let two isolates both run the same key.
+    ...(env.IDEMPOTENCY ? { idempotencyStore: durableObjectIdempotencyStore(env.IDEMPOTENCY) } : {}),
     // Set by Cloudflare's edge, not by the client.
     peerAddress: (c) => c.req.header('cf-connecting-ip'),
   });
 }
 
+export { IdempotencyObject };
+
 export default {
-  fetch(request: Request, env: WorkerBindings, ctx: unknown): Response | Promise<Response> {
+  fetch(request: Request, env: WorkerBindings, ctx: { waitUntil(p: Promise<unknown>): void; passThroughOnException(): void }): Response | Promise<Response> {
     app ??= build(env);
     return app.fetch(request, env, ctx as never);
   },

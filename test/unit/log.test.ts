@@ -32,3 +32,9 @@ describe('createLogger', () => {
     expect(lines.map((l) => JSON.parse(l))).toEqual([{ level: 'info', time: '1970-01-01T00:00:00.000Z', msg: 'shown', request_id: 'r1', password: '[REDACTED]' }]);
   });
 });
+
+describe('redaction keeps what is not secret', () => {
+  it('leaves error codes and ids readable', () => {
+    expect(redact({ code: 'SIGNUP_ROLLED_BACK', identity_id: 'abc', status: 503 })).toEqual({ code: 'SIGNUP_ROLLED_BACK', identity_id: 'abc', status: 503 });
+  });
+});
