@@ -1,4 +1,6 @@
-import type { CreateFlowResult, ForwardedClient, KratosPort, LoginResult, LoginSubmission, RegistrationResult, RegistrationSubmission } from '../kratos/client.ts';
+import type { AppContext } from '../context.ts';
+import { AppError, validationError, type FieldError } from '../errors.ts';
+import type { CreateFlowResult, ForwardedClient, KratosPort, LoginResult, LoginSubmission, RegistrationResult, RegistrationSubmission, UpstreamProblem } from '../kratos/client.ts';
 
 type NotAFlow = Exclude<CreateFlowResult, { kind: 'flow' }>;
 
@@ -49,4 +51,31 @@ export function performLogin(
     (flowId) => kratos.submitLoginFlow(flowId, submission, client),
     onExpired,
   );
+}
+
+/** The results both flows can end in, besides their own success. */
+type FlowFailure =
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'signed_in' }
+  | { kind: 'expired'; newFlowId?: string }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+/** The one mapping of a failed native flow to the client's answer; upstream detail only goes to the log. */
+export function flowFailure(c: AppContext, flow: 'registration' | 'login', result: FlowFailure): AppError {
+  switch (result.kind) {
+    case 'invalid':
+      return validationError(result.errors);
+    case 'signed_in':
+      return new AppError(400, 'SESSION_ALREADY_AVAILABLE');
+    case 'expired':
+      c.var.log.warn(`${flow} flow expired twice in a row`);
+      return new AppError(503, 'FLOW_EXPIRED', undefined, [], { 'Retry-After': '1' });
+    case 'unavailable':
+      c.var.log.error(`kratos unavailable during ${flow}`, { upstream: result.problem });
+      return new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
+    case 'upstream_error':
+      c.var.log.error(`unexpected kratos answer during ${flow}`, { upstream: result.problem });
+      return new AppError(502, 'UPSTREAM_ERROR');
+  }
 }

@@ -352,3 +352,14 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
     },
   };
 }
+
+/** The Kratos client for a gateway config (both runtime entries use this). */
+export function kratosClientFor(config: { kratos: { public_url: string; admin_url: string; timeout_ms: number; identifier_pointer: string } }, transport: HttpTransport): KratosPort {
+  return createKratosClient({
+    publicUrl: config.kratos.public_url,
+    adminUrl: config.kratos.admin_url,
+    transport,
+    timeoutMs: config.kratos.timeout_ms,
+    identifierPointer: config.kratos.identifier_pointer,
+  });
+}

@@ -4,7 +4,7 @@ import type { GatewayConfig } from '../config.ts';
 import { forwardedClient, type AppContext } from '../context.ts';
 import { AppError, validationError } from '../errors.ts';
 import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
-import { performLogin } from '../flows/native-flows.ts';
+import { flowFailure, performLogin } from '../flows/native-flows.ts';
 import { resolveRedirect } from '../redirect.ts';
 import { createRouter } from '../router.ts';
 import { problemContent, SessionSchema } from '../schemas.ts';
@@ -69,18 +69,8 @@ export function loginRoutes(config: GatewayConfig) {
       }
       case 'invalid_credentials':
         throw new AppError(401, 'INVALID_CREDENTIALS');
-      case 'invalid':
-        throw validationError(result.errors);
-      case 'signed_in':
-        throw new AppError(400, 'SESSION_ALREADY_AVAILABLE');
-      case 'expired':
-        throw new AppError(503, 'FLOW_EXPIRED', undefined, [], { 'Retry-After': '1' });
-      case 'unavailable':
-        log.error('kratos unavailable during login', { upstream: result.problem });
-        throw new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
-      case 'upstream_error':
-        log.error('unexpected kratos answer during login', { upstream: result.problem });
-        throw new AppError(502, 'UPSTREAM_ERROR');
+      default:
+        throw flowFailure(c, 'login', result);
     }
   }
 

@@ -3,10 +3,10 @@ import type { ContinueWith } from '@ory/client';
 import type { FieldConfig, GatewayConfig } from '../config.ts';
 import { afterJobPlan } from '../after-jobs.ts';
 import { forwardedClient, type AppContext } from '../context.ts';
-import { AppError, validationError, type FieldError } from '../errors.ts';
+import { validationError, type FieldError } from '../errors.ts';
 import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
 import { withIdempotency } from '../flows/idempotency.ts';
-import { performRegistration } from '../flows/native-flows.ts';
+import { flowFailure, performRegistration } from '../flows/native-flows.ts';
 import { completeSignUp, runBeforeServices } from '../flows/sign-up.ts';
 import type { TemplateContext } from '../services/template.ts';
 import type { MetadataWrites, RegistrationSubmission } from '../kratos/client.ts';
@@ -169,19 +169,8 @@ export function registrationRoutes(config: GatewayConfig) {
           redirectTo,
         );
       }
-      case 'invalid':
-        throw validationError(result.errors);
-      case 'signed_in':
-        throw new AppError(400, 'SESSION_ALREADY_AVAILABLE');
-      case 'expired':
-        log.warn('registration flow expired twice in a row');
-        throw new AppError(503, 'FLOW_EXPIRED', undefined, [], { 'Retry-After': '1' });
-      case 'unavailable':
-        log.error('kratos unavailable during registration', { upstream: result.problem });
-        throw new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
-      case 'upstream_error':
-        log.error('unexpected kratos answer during registration', { upstream: result.problem });
-        throw new AppError(502, 'UPSTREAM_ERROR');
+      default:
+        throw flowFailure(c, 'registration', result);
     }
   }
 

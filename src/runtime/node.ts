@@ -5,7 +5,7 @@ import { createApp } from '../app.ts';
 import { ConfigError, type GatewayConfig } from '../config.ts';
 import type { HttpTransport } from '../http.ts';
 import type { ServiceFunction } from '../services/runner.ts';
-import { createKratosClient } from '../kratos/client.ts';
+import { kratosClientFor } from '../kratos/client.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { loadConfigFile } from './node-config.ts';
 import { createUndiciTransport } from './node-transport.ts';
@@ -32,13 +32,7 @@ export async function startNodeGateway(config: GatewayConfig, options: NodeGatew
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const upstream = createUndiciTransport();
   const transport = options.wrapTransport ? options.wrapTransport(upstream.transport) : upstream.transport;
-  const kratos = createKratosClient({
-    publicUrl: config.kratos.public_url,
-    adminUrl: config.kratos.admin_url,
-    transport,
-    timeoutMs: config.kratos.timeout_ms,
-    identifierPointer: config.kratos.identifier_pointer,
-  });
+  const kratos = kratosClientFor(config, transport);
   const app = createApp({
     config,
     kratos,

@@ -2,7 +2,7 @@ import { createApp, type App } from '../app.ts';
 import { parseConfig } from '../config.ts';
 import { fetchTransport } from '../http.ts';
 import { durableObjectIdempotencyStore, IdempotencyObject, type DurableObjectNamespaceLike } from '../idempotency/durable-object.ts';
-import { createKratosClient } from '../kratos/client.ts';
+import { kratosClientFor } from '../kratos/client.ts';
 import { createLogger } from '../log.ts';
 
 /**
@@ -25,13 +25,7 @@ function build(env: WorkerBindings): App {
   const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
   const config = parseConfig(raw, strings);
   const transport = fetchTransport((input, init) => fetch(input, init));
-  const kratos = createKratosClient({
-    publicUrl: config.kratos.public_url,
-    adminUrl: config.kratos.admin_url,
-    transport,
-    timeoutMs: config.kratos.timeout_ms,
-    identifierPointer: config.kratos.identifier_pointer,
-  });
+  const kratos = kratosClientFor(config, transport);
   return createApp({
     config,
     kratos,
