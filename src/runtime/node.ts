@@ -54,18 +54,21 @@ export async function startNodeGateway(config: GatewayConfig, options: NodeGatew
     close: () =>
       (closing ??= (async () => {
         await new Promise<void>((resolve) => {
+          const srv = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+          // Sockets of drained requests go idle after close() was called; keep closing them,
+          // or keep-alive would hold the server open until its own timeout.
+          const sweep = setInterval(() => srv.closeIdleConnections?.(), 50);
           const force = setTimeout(() => {
             // In-flight requests did not finish in time: cut the remaining sockets.
-            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-            resolve();
+            srv.closeAllConnections?.();
           }, config.server.shutdown_timeout_ms);
           force.unref();
           server.close(() => {
+            clearInterval(sweep);
             clearTimeout(force);
             resolve();
           });
-          // Idle keep-alive sockets would hold close() open until they time out.
-          (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+          srv.closeIdleConnections?.();
         });
         await upstream.close();
       })()),
