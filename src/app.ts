@@ -82,7 +82,7 @@ export function createApp(deps: AppDeps) {
         credentials: true,
         allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
         allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Token', 'X-Session-Delivery', 'Idempotency-Key', 'X-Request-Id'],
-        exposeHeaders: ['X-Request-Id', 'Retry-After'],
+        exposeHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed'],
         maxAge: 600,
       }),
     );
