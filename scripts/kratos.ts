@@ -158,7 +158,11 @@ export async function startKratos(options: StartKratosOptions = {}): Promise<Kra
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
-    DSN: `sqlite://${join(dataDir, 'kratos.sqlite')}?_fk=true&_journal=WAL&_busy_timeout=10000`,
+    // lock=false: pop (Kratos's DB layer) otherwise wraps every SQLite statement in a global
+    // mutex, and a statement waiting for it while another transaction holds SQLite's write
+    // lock stalls until the busy timeout (10 s) and fails "database is locked" under
+    // concurrent sign-ups (found by the benchmark; pop v6.2.0 dialect_sqlite.go `locker`).
+    DSN: `sqlite://${join(dataDir, 'kratos.sqlite')}?_fk=true&_journal=WAL&_busy_timeout=10000&lock=false`,
     SERVE_PUBLIC_PORT: String(publicPort),
     SERVE_PUBLIC_BASE_URL: `${publicUrl}/`,
     SERVE_ADMIN_PORT: String(adminPort),

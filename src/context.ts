@@ -49,7 +49,7 @@ export type AppContext = Context<AppEnv>;
 
 /** The end user's IP: from the configured trusted-proxy header, else the runtime's peer. */
 export function clientIpOf(c: AppContext): string | undefined {
-  const header = c.var.deps.config.server.client_ip_header;
+  const header = c.get('deps').config.server.client_ip_header;
   if (header) {
     const value = c.req.header(header);
     if (!value) return undefined;
@@ -58,13 +58,13 @@ export function clientIpOf(c: AppContext): string | undefined {
     const ip = header === 'x-forwarded-for' ? value.split(',').at(-1) : value;
     return ip?.trim() || undefined;
   }
-  return c.var.deps.peerAddress?.(c);
+  return c.get('deps').peerAddress?.(c);
 }
 
 /** What the gateway forwards to Kratos about this request, including the client's session. */
 export async function forwardedClient(c: AppContext): Promise<ForwardedClient> {
   return {
-    requestId: c.var.requestId,
+    requestId: c.get('requestId'),
     sessionToken: (await incomingSession(c))?.token,
     clientIp: clientIpOf(c),
     userAgent: c.req.header('user-agent')?.slice(0, 512),

@@ -26,7 +26,7 @@ export function originGuard(allowedOrigins: readonly string[]) {
     else if (site !== undefined) ok = site === 'same-origin' || site === 'none';
     else ok = !hasSessionCookie(c);
     if (!ok) {
-      c.var.log.warn('cross-site request refused', { origin: origin ?? null, sec_fetch_site: site ?? null });
+      c.get('log').warn('cross-site request refused', { origin: origin ?? null, sec_fetch_site: site ?? null });
       throw new AppError(403, 'ORIGIN_NOT_ALLOWED');
     }
     return next();

@@ -16,12 +16,12 @@ export function resolveRedirect(c: AppContext, plan: AfterJobPlan): string | und
   const search = new URL(c.req.url).search;
   const parsed = returnToFromSearch(search);
   const refuse = (reason: string) => {
-    c.var.log.info('return_to refused', { reason });
+    c.get('log').info('return_to refused', { reason });
     return new AppError(400, 'RETURN_TO_NOT_ALLOWED', undefined, [{ pointer: '', code: 'RETURN_TO_NOT_ALLOWED', message: reason }]);
   };
   if (!parsed.ok) throw refuse(parsed.reason);
   if (parsed.value === undefined) return plan.redirect.redirectTo;
-  const checked = checkReturnTo(parsed.value, c.var.returnToPolicy);
+  const checked = checkReturnTo(parsed.value, c.get('returnToPolicy'));
   if (!checked.ok) throw refuse(checked.reason);
   return checked.url;
 }

@@ -64,7 +64,7 @@ export function isHtmlFormPost(c: AppContext): boolean {
  * token); otherwise `X-Session-Delivery` when `session.client_choice` allows it, else the default.
  */
 export function chooseDelivery(c: AppContext): Delivery {
-  const cfg = c.var.deps.config.session;
+  const cfg = c.get('deps').config.session;
   if (isHtmlFormPost(c)) return 'cookie';
   const asked = c.req.header('x-session-delivery')?.trim().toLowerCase();
   if (asked === undefined || asked === '') return cfg.delivery;
@@ -79,10 +79,10 @@ export function chooseDelivery(c: AppContext): Delivery {
 
 /** Sets the sealed session cookie, expiring with the Kratos session. */
 export async function setSessionCookie(c: AppContext, token: string, expiresAt: number): Promise<void> {
-  const { cookie } = c.var.deps.config.session;
-  const cookies = c.var.cookies;
+  const { cookie } = c.get('deps').config.session;
+  const cookies = c.get('cookies');
   if (!cookies) throw new AppError(500, 'INTERNAL_ERROR', 'Cookie delivery needs secrets.session.');
-  const now = c.var.deps.now?.() ?? Date.now();
+  const now = c.get('deps').now?.() ?? Date.now();
   setCookie(c, cookie.name, await cookies.seal(token, expiresAt), {
     httpOnly: true,
     secure: cookie.secure,
@@ -95,7 +95,7 @@ export async function setSessionCookie(c: AppContext, token: string, expiresAt: 
 }
 
 export function clearSessionCookie(c: AppContext): void {
-  const { cookie } = c.var.deps.config.session;
+  const { cookie } = c.get('deps').config.session;
   deleteCookie(c, cookie.name, {
     path: cookie.path,
     secure: cookie.secure,
@@ -107,7 +107,7 @@ export function clearSessionCookie(c: AppContext): void {
 
 /** True if the request carries the gateway's session cookie (opened or not). */
 export function hasSessionCookie(c: AppContext): boolean {
-  return getCookie(c, c.var.deps.config.session.cookie.name) !== undefined;
+  return getCookie(c, c.get('deps').config.session.cookie.name) !== undefined;
 }
 
 // Kratos session tokens are opaque ASCII; anything else in these headers is refused
@@ -138,9 +138,11 @@ export async function incomingSession(c: AppContext): Promise<IncomingSession | 
       return { token, via: 'header' };
     }
   }
-  const value = getCookie(c, c.var.deps.config.session.cookie.name);
-  if (value && c.var.cookies) {
-    const token = await c.var.cookies.open(value, c.var.deps.now?.() ?? Date.now());
+  const deps = c.get('deps');
+  const cookies = c.get('cookies');
+  const value = getCookie(c, deps.config.session.cookie.name);
+  if (value && cookies) {
+    const token = await cookies.open(value, deps.now?.() ?? Date.now());
     if (token) return { token, via: 'cookie' };
   }
   return undefined;

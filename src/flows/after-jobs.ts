@@ -25,26 +25,26 @@ export async function replaySessionJobs(
   delivery: Delivery,
   client: ForwardedClient,
 ): Promise<SessionOutput> {
-  const { kratos } = c.var.deps;
+  const { kratos } = c.get('deps');
   const { token, session } = issued;
   if (!token) return {};
   if (plan.revokeActiveSessions) {
     const revoked = await kratos.revokeOtherSessions(token, client);
     if (revoked.kind !== 'ok') {
-      c.var.log.error('revoke_active_sessions failed; revoking the new session', { upstream: 'problem' in revoked ? revoked.problem : revoked.kind });
+      c.get('log').error('revoke_active_sessions failed; revoking the new session', { upstream: 'problem' in revoked ? revoked.problem : revoked.kind });
       await kratos.revokeSession(token, client);
       throw new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
     }
   }
   if (!plan.session) {
     const revoked = await kratos.revokeSession(token, client);
-    if (revoked.kind !== 'ok') c.var.log.warn('could not revoke the unused Kratos session', { kind: revoked.kind });
+    if (revoked.kind !== 'ok') c.get('log').warn('could not revoke the unused Kratos session', { kind: revoked.kind });
     return {};
   }
   if (delivery === 'token') return { ...(session ? { session } : {}), session_token: token };
   const expiresAt = session?.expires_at ? Date.parse(session.expires_at) : NaN;
   // Kratos always sends expires_at; a cookie without an end would outlive the session.
-  await setSessionCookie(c, token, Number.isFinite(expiresAt) ? expiresAt : (c.var.deps.now?.() ?? Date.now()) + 3_600_000);
+  await setSessionCookie(c, token, Number.isFinite(expiresAt) ? expiresAt : (c.get('deps').now?.() ?? Date.now()) + 3_600_000);
   return session ? { session } : {};
 }
 

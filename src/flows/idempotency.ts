@@ -20,12 +20,12 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
   if (header === undefined) return run(crypto.randomUUID());
   const key = idempotencyKeyFromHeader(header);
   if (!key) throw new AppError(400, 'INVALID_IDEMPOTENCY_KEY');
-  const store = await c.var.idempotency;
+  const store = await c.get('idempotency');
   const fingerprint = await fingerprintRequest({ method: c.req.method, path: c.req.path, body: JSON.stringify(body) });
-  const begun = await store.begin(key, fingerprint, c.var.deps.config.idempotency.ttl_ms);
+  const begun = await store.begin(key, fingerprint, c.get('deps').config.idempotency.ttl_ms);
   switch (begun.kind) {
     case 'replay':
-      c.var.log.info('idempotent replay', { status: begun.response.status });
+      c.get('log').info('idempotent replay', { status: begun.response.status });
       return new Response(begun.response.body, {
         status: begun.response.status,
         headers: [...Object.entries(begun.response.headers).flatMap(([k, v]) => (k === 'set-cookie' ? v.split('\n').map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]])), ['idempotent-replayed', 'true']],
@@ -47,7 +47,7 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
     }
     res = problemResponse(c, err);
   }
-  if (c.var.identityCreated) {
+  if (c.get('identityCreated')) {
     const headers: Record<string, string> = {};
     for (const name of replayedHeaders) {
       const values = name === 'set-cookie' ? res.headers.getSetCookie() : [res.headers.get(name)].filter((v): v is string => v !== null);

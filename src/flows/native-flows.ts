@@ -69,13 +69,13 @@ export function flowFailure(c: AppContext, flow: 'registration' | 'login', resul
     case 'signed_in':
       return new AppError(400, 'SESSION_ALREADY_AVAILABLE');
     case 'expired':
-      c.var.log.warn(`${flow} flow expired twice in a row`);
+      c.get('log').warn(`${flow} flow expired twice in a row`);
       return new AppError(503, 'FLOW_EXPIRED', undefined, [], { 'Retry-After': '1' });
     case 'unavailable':
-      c.var.log.error(`kratos unavailable during ${flow}`, { upstream: result.problem });
+      c.get('log').error(`kratos unavailable during ${flow}`, { upstream: result.problem });
       return new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
     case 'upstream_error':
-      c.var.log.error(`unexpected kratos answer during ${flow}`, { upstream: result.problem });
+      c.get('log').error(`unexpected kratos answer during ${flow}`, { upstream: result.problem });
       return new AppError(502, 'UPSTREAM_ERROR');
   }
 }

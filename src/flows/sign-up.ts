@@ -27,7 +27,7 @@ function stageError(verdict: Exclude<StageResult['verdict'], { kind: 'proceed' }
  * and the process simply keeps running the queue.
  */
 function keepAliveUntilDrained(c: AppContext): void {
-  const queue = c.var.retryQueue as { drain?: () => Promise<void> };
+  const queue = c.get('retryQueue') as { drain?: () => Promise<void> };
   if (!queue.drain) return;
   let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
   try {
@@ -40,9 +40,9 @@ function keepAliveUntilDrained(c: AppContext): void {
 
 /** Runs the `before` services; a veto or failure stops the sign-up before Kratos is called. */
 export async function runBeforeServices(c: AppContext, ctx: TemplateContext): Promise<void> {
-  const result = await c.var.services.runStage('before', ctx, { idempotencyKey: ctx.idempotency_key, requestId: c.var.requestId });
+  const result = await c.get('services').runStage('before', ctx, { idempotencyKey: ctx.idempotency_key, requestId: c.get('requestId') });
   if (result.verdict.kind === 'proceed') return;
-  c.var.log.info('sign-up stopped by a before service', { services: result.verdict.services, verdict: result.verdict.kind });
+  c.get('log').info('sign-up stopped by a before service', { services: result.verdict.services, verdict: result.verdict.kind });
   throw stageError(result.verdict, 'SERVICE_UNAVAILABLE');
 }
 
@@ -52,13 +52,13 @@ export async function runBeforeServices(c: AppContext, ctx: TemplateContext): Pr
  * client gets a 5xx: a half-made account is never reported as a success.
  */
 async function rollback(c: AppContext, identityId: string, why: string, answer: AppError): Promise<never> {
-  const deleted = await c.var.deps.kratos.deleteIdentity(identityId, c.var.requestId);
+  const deleted = await c.get('deps').kratos.deleteIdentity(identityId, c.get('requestId'));
   if (deleted.kind === 'ok' || deleted.kind === 'not_found') {
     c.set('identityCreated', false);
-    c.var.log.warn('sign-up rolled back', { identity_id: identityId, why });
+    c.get('log').warn('sign-up rolled back', { identity_id: identityId, why });
     throw answer;
   }
-  c.var.log.error('ROLLBACK FAILED: identity left behind, remove it by hand', { identity_id: identityId, why, upstream: deleted.problem });
+  c.get('log').error('ROLLBACK FAILED: identity left behind, remove it by hand', { identity_id: identityId, why, upstream: deleted.problem });
   throw new AppError(500, 'ROLLBACK_FAILED');
 }
 
@@ -69,11 +69,11 @@ async function rollback(c: AppContext, identityId: string, why: string, answer: 
  * services that failed without stopping it.
  */
 export async function completeSignUp(c: AppContext, identity: Identity, ctx: TemplateContext, fieldMetadata: MetadataWrites): Promise<ReportedService[]> {
-  const log = c.var.log;
-  const after = await c.var.services.runStage(
+  const log = c.get('log');
+  const after = await c.get('services').runStage(
     'after',
     { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } },
-    { idempotencyKey: ctx.idempotency_key, requestId: c.var.requestId },
+    { idempotencyKey: ctx.idempotency_key, requestId: c.get('requestId') },
   );
   if (after.verdict.kind !== 'proceed') {
     await rollback(c, identity.id, `after service ${after.verdict.services.join(', ')} ${after.verdict.kind}`, stageError(after.verdict, 'SIGNUP_ROLLED_BACK'));
@@ -84,10 +84,10 @@ export async function completeSignUp(c: AppContext, identity: Identity, ctx: Tem
   const hasPublic = Object.keys(metadataPublic).length > 0;
   const hasAdmin = Object.keys(metadataAdmin).length > 0;
   if (hasPublic || hasAdmin) {
-    const patched = await c.var.deps.kratos.patchIdentityMetadata(
+    const patched = await c.get('deps').kratos.patchIdentityMetadata(
       identity.id,
       { ...(hasPublic ? { metadataPublic } : {}), ...(hasAdmin ? { metadataAdmin } : {}) },
-      c.var.requestId,
+      c.get('requestId'),
     );
     if (patched.kind !== 'ok') {
       await rollback(c, identity.id, `metadata write failed (${patched.kind})`, new AppError(503, 'SIGNUP_ROLLED_BACK', undefined, [], { 'Retry-After': '5' }));
@@ -98,7 +98,7 @@ export async function completeSignUp(c: AppContext, identity: Identity, ctx: Tem
   const reported: ReportedService[] = after.reported.map((r) => ({ service: r.service, outcome: r.kind }));
   for (const service of after.retryLater) {
     try {
-      await c.var.retryQueue.enqueue({ service, context: { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } }, idempotencyKey: ctx.idempotency_key, attempt: 1, requestId: c.var.requestId });
+      await c.get('retryQueue').enqueue({ service, context: { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } }, idempotencyKey: ctx.idempotency_key, attempt: 1, requestId: c.get('requestId') });
       reported.push({ service, outcome: 'retrying' });
     } catch (err) {
       log.error('could not queue a retry_later service', { service, error: err });

@@ -54,11 +54,11 @@ export function loginRoutes(config: GatewayConfig) {
   const plan = afterJobPlan(config.selfservice, 'login');
 
   async function login(c: AppContext, body: LoginBody): Promise<Response> {
-    const log = c.var.log;
+    const log = c.get('log');
     const redirectTo = resolveRedirect(c, plan);
     const delivery = chooseDelivery(c);
     const client = await forwardedClient(c);
-    const result = await performLogin(c.var.deps.kratos, body, client, () =>
+    const result = await performLogin(c.get('deps').kratos, body, client, () =>
       log.info('login flow expired between create and submit; retrying with a new flow'),
     );
     switch (result.kind) {

@@ -135,7 +135,7 @@ export function registrationRoutes(config: GatewayConfig) {
   });
 
   async function register(c: AppContext, body: RegistrationBody, idempotencyKey: string): Promise<Response> {
-    const log = c.var.log;
+    const log = c.get('log');
     // Everything that can refuse the request is checked before anything is called.
     const redirectTo = resolveRedirect(c, plan);
     const delivery = chooseDelivery(c);
@@ -145,11 +145,11 @@ export function registrationRoutes(config: GatewayConfig) {
     const serviceContext: TemplateContext = {
       fields: body.fields ?? {},
       traits: submission.traits,
-      request: { id: c.var.requestId, ip: client.clientIp, user_agent: client.userAgent },
+      request: { id: c.get('requestId'), ip: client.clientIp, user_agent: client.userAgent },
       idempotency_key: idempotencyKey,
     };
     await runBeforeServices(c, serviceContext);
-    const result = await performRegistration(c.var.deps.kratos, submission, client, () =>
+    const result = await performRegistration(c.get('deps').kratos, submission, client, () =>
       log.info('registration flow expired between create and submit; retrying with a new flow'),
     );
     switch (result.kind) {

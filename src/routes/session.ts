@@ -31,7 +31,7 @@ const logout = createRoute({
 });
 
 function unavailable(c: AppContext, what: string, problem: unknown): AppError {
-  c.var.log.error(`kratos unavailable during ${what}`, { upstream: problem });
+  c.get('log').error(`kratos unavailable during ${what}`, { upstream: problem });
   return new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
 }
 
@@ -44,7 +44,7 @@ export function sessionRoutes() {
         if (hasSessionCookie(c)) clearSessionCookie(c);
         throw new AppError(401, 'UNAUTHENTICATED');
       }
-      const result = await c.var.deps.kratos.whoami(incoming.token, { requestId: c.var.requestId });
+      const result = await c.get('deps').kratos.whoami(incoming.token, { requestId: c.get('requestId') });
       switch (result.kind) {
         case 'ok':
           return c.json({ session: result.session as unknown as z.infer<typeof SessionSchema> }, 200);
@@ -54,7 +54,7 @@ export function sessionRoutes() {
         case 'unavailable':
           throw unavailable(c, 'whoami', result.problem);
         case 'upstream_error':
-          c.var.log.error('unexpected kratos answer during whoami', { upstream: result.problem });
+          c.get('log').error('unexpected kratos answer during whoami', { upstream: result.problem });
           throw new AppError(502, 'UPSTREAM_ERROR');
       }
     })
@@ -67,10 +67,10 @@ export function sessionRoutes() {
         }
         throw new AppError(401, 'UNAUTHENTICATED');
       }
-      const result = await c.var.deps.kratos.revokeSession(incoming.token, { requestId: c.var.requestId });
+      const result = await c.get('deps').kratos.revokeSession(incoming.token, { requestId: c.get('requestId') });
       if (result.kind === 'unavailable') throw unavailable(c, 'logout', result.problem);
       if (result.kind === 'upstream_error') {
-        c.var.log.error('unexpected kratos answer during logout', { upstream: result.problem });
+        c.get('log').error('unexpected kratos answer during logout', { upstream: result.problem });
         throw new AppError(502, 'UPSTREAM_ERROR');
       }
       // ok, or not_found (already gone): either way the client is signed out.

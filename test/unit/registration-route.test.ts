@@ -182,6 +182,9 @@ describe('request validation before any Kratos call', () => {
     const huge = await app.request('/v1/registration', json({ ...body, traits: { email: 'a@example.com', pad: 'x'.repeat(70_000) } }));
     expect(huge.status).toBe(413);
     expect(((await huge.json()) as any).code).toBe('PAYLOAD_TOO_LARGE');
+    // Declared too large by its Content-Length: refused from the header alone.
+    const declared = await app.request('/v1/registration', { ...json(body), headers: { 'content-type': 'application/json', 'content-length': '999999' } });
+    expect(declared.status).toBe(413);
     expect(fake.requests).toEqual([]);
   });
 });
