@@ -1,0 +1,594 @@
+/**
+ * `npm run bench`: what the gateway costs, as ratios measured within one run (issue 6).
+ *
+ *   1. overhead vs direct Kratos (real Kratos): gateway vs a minimal undici client, sign-up and login
+ *   2. pipeline speed (zero-cost upstreams): gateway vs a hand-written Hono handler and a naive SDK BFF
+ *   3. footprint: peak RSS at 200 concurrent sign-ups, start-up time, Worker bundle size
+ *
+ * Prints the tables and writes BENCHMARKS.md. `BENCH_SMOKE=1` (or `--smoke`) runs everything
+ * for about a second each and writes nothing unless `--out FILE` is given. `--no-pin` turns off
+ * taskset; `BENCH_CPU_PROF=<dir>` starts the gateway processes with `--cpu-prof` into <dir>.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { freePort, pinnedKratosVersion, startKratos } from '../scripts/kratos.ts';
+import {
+  benchDir,
+  childPids,
+  cpuTimeMs,
+  median,
+  pinProcess,
+  planCores,
+  procStatusKb,
+  repoRoot,
+  spawnNode,
+  stopAllChildren,
+  waitForHttpOk,
+  type CorePlan,
+  type SpawnedProcess,
+} from './harness.ts';
+import { BENCH_PASSWORD, startLoadGenerator, type LoadGenerator, type LoadJob, type LoadResult } from './load.ts';
+import {
+  checkTargets,
+  renderMarkdown,
+  renderTables,
+  type BenchReport,
+  type Footprint,
+  type Machine,
+  type OverheadResult,
+  type PipelineResult,
+  type Settings,
+  type TargetStats,
+} from './report.ts';
+import type { ServerKind, ServerOptions } from './server.ts';
+
+export type { BenchReport } from './report.ts';
+
+export interface BenchOptions {
+  /** A few seconds in all: tiny durations, one round. */
+  smoke?: boolean;
+  /** Use this Kratos instead of starting one (the smoke test passes the suite's). */
+  kratos?: { publicUrl: string; adminUrl: string };
+  /** Where to write the Markdown report; undefined: nowhere. */
+  outFile?: string;
+  /** Pin with taskset (default true). */
+  pin?: boolean;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+  /** Start the gateway processes with --cpu-prof into this folder. */
+  cpuProfDir?: string;
+}
+
+const FULL: Settings = {
+  smoke: false,
+  rounds: 5,
+  overheadDurationSec: 4,
+  overheadConnections: [1, 16],
+  pipelineDurationSec: 4,
+  pipelineConnections: 32,
+  overheadWarmupSec: 3,
+  pipelineWarmupSec: 6,
+  rssConnections: 200,
+  rssDurationSec: 12,
+  startupSamples: 5,
+};
+
+// One connection only: a Kratos we did not start may have pop's SQLite lock on, which
+// deadlocks overlapping sign-ups (see startBenchKratos).
+const SMOKE: Settings = {
+  smoke: true,
+  rounds: 1,
+  overheadDurationSec: 0.5,
+  overheadConnections: [1],
+  pipelineDurationSec: 0.5,
+  pipelineConnections: 8,
+  overheadWarmupSec: 0.3,
+  pipelineWarmupSec: 0.3,
+  rssConnections: 200,
+  rssDurationSec: 1,
+  startupSamples: 1,
+};
+
+interface Target {
+  name: string;
+  url: string;
+  pid: number;
+}
+
+/** One target's numbers in one round. */
+interface Sample {
+  result: LoadResult;
+  serverCpuMs: number;
+  busyPct: number;
+  kratosCpuMs: number;
+  /** Share of one core used by the load side (generator and stand-ins), %. */
+  loadBusyPct: number;
+}
+
+function machineInfo(pinning: string): Machine {
+  let cpuModel = 'unknown';
+  try {
+    cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? cpuModel;
+  } catch {
+    cpuModel = cpus()[0]?.model ?? cpuModel;
+  }
+  const nproc = Number(spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim()) || cpus().length;
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    nproc,
+    cpuModel,
+    memoryGiB: totalmem() / 2 ** 30,
+    node: process.version,
+    kratos: pinnedKratosVersion(),
+    loadAverage: loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', '),
+    pinning,
+  };
+}
+
+interface BenchKratos {
+  publicUrl: string;
+  adminUrl: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the real Kratos for part 1, pinned to the server CPU. Its SQLite DSN turns off pop's
+ * global lock (`lock=false`): with it, a transaction holding SQLite's write lock waits for pop's
+ * statement lock while the holder of that lock waits for the write lock, and two overlapping
+ * sign-ups stall for the busy timeout (10 s) and then fail. SQLite's own locking is enough.
+ */
+async function startBenchKratos(options: BenchOptions, cores: CorePlan, log: (l: string) => void, notes: string[]): Promise<BenchKratos> {
+  if (options.kratos) return { ...options.kratos, pid: undefined, stop: async () => {} };
+  const dir = mkdtempSync(join(tmpdir(), 'kratos-bff-bench-'));
+  try {
+    const dsn = `sqlite://${join(dir, 'kratos.sqlite')}?_fk=true&_journal=WAL&_busy_timeout=10000&lock=false`;
+    log('bench: starting Kratos');
+    const before = new Set(childPids(process.pid, 'kratos'));
+    const kratos = await startKratos({ env: { DSN: dsn, ...(cores.server !== undefined ? { GOMAXPROCS: '1' } : {}) }, log });
+    // startKratos does not expose its child: find the `kratos serve` this process just started.
+    const pid = childPids(process.pid, 'kratos').find((p) => !before.has(p));
+    if (pid === undefined) notes.push('The Kratos process was not found: it was not pinned and its CPU time is not shown.');
+    else if (cores.server !== undefined && !pinProcess(pid, cores.server)) notes.push('Kratos could not be pinned to the server CPU.');
+    return {
+      publicUrl: kratos.publicUrl,
+      adminUrl: kratos.adminUrl,
+      pid,
+      stop: async () => {
+        await kratos.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Signs up the account the login part uses, straight through Kratos's native API. */
+async function createLoginAccount(publicUrl: string, email: string): Promise<void> {
+  const flow = (await (await fetch(`${publicUrl}/self-service/registration/api`, { headers: { accept: 'application/json' } })).json()) as { id: string };
+  const res = await fetch(`${publicUrl}/self-service/registration?flow=${flow.id}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ method: 'password', traits: { email }, password: BENCH_PASSWORD }),
+  });
+  if (res.status !== 200) throw new Error(`could not create the login account: ${res.status} ${(await res.text()).slice(0, 300)}`);
+}
+
+interface StartedServer {
+  proc: SpawnedProcess;
+  ready: Record<string, unknown>;
+}
+
+/**
+ * Starts a bench/server.ts child unpinned, so that several start in parallel on every CPU, and
+ * pins all its threads once it is ready (threads started later inherit the pinning).
+ */
+async function startServer(kind: ServerKind, options: ServerOptions, cores: string | undefined, nodeArgs: string[] = []): Promise<StartedServer> {
+  const proc = spawnNode(join(benchDir, 'server.ts'), [kind], { cores: undefined, nodeArgs, env: { BENCH_SERVER_OPTIONS: JSON.stringify(options) } });
+  const ready = await proc.ready;
+  if (cores !== undefined && !pinProcess(proc.pid, cores)) throw new Error(`could not pin ${kind} (pid ${proc.pid}) to CPU ${cores}`);
+  return { proc, ready };
+}
+
+/** Pids whose CPU time is read around each run, besides the target's. */
+interface Observed {
+  kratosPid: number | undefined;
+  /** The load generator and, in the pipeline part, the stand-ins. */
+  loadPids: number[];
+}
+
+async function measure(load: LoadGenerator, target: Target, job: LoadJob, observed: Observed): Promise<Sample> {
+  const loadCpu = () => observed.loadPids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
+  const cpu0 = cpuTimeMs(target.pid);
+  const k0 = observed.kratosPid !== undefined ? cpuTimeMs(observed.kratosPid) : NaN;
+  const l0 = loadCpu();
+  const result = await load.run(job);
+  const cpu = cpuTimeMs(target.pid) - cpu0;
+  const k = observed.kratosPid !== undefined ? cpuTimeMs(observed.kratosPid) - k0 : NaN;
+  const wallMs = result.durationSec * 1000;
+  return {
+    result,
+    serverCpuMs: cpu / result.ok,
+    busyPct: (cpu / wallMs) * 100,
+    kratosCpuMs: k / result.ok,
+    loadBusyPct: ((loadCpu() - l0) / wallMs) * 100,
+  };
+}
+
+function summarize(name: string, samples: Sample[]): TargetStats {
+  const failures = samples.reduce((n, s) => n + s.result.non2xx + s.result.errors + s.result.timeouts, 0);
+  const firstFailure = samples.find((s) => s.result.firstFailure)?.result.firstFailure;
+  const kratos = median(samples.map((s) => s.kratosCpuMs));
+  return {
+    name,
+    perSec: median(samples.map((s) => s.result.perSec)),
+    p50: median(samples.map((s) => s.result.p50)),
+    p99: median(samples.map((s) => s.result.p99)),
+    serverCpuMs: median(samples.map((s) => s.serverCpuMs)),
+    serverBusyPct: median(samples.map((s) => s.busyPct)),
+    loadBusyPct: median(samples.map((s) => s.loadBusyPct)),
+    ...(Number.isFinite(kratos) ? { kratosCpuMs: kratos } : {}),
+    failures,
+    ...(firstFailure !== undefined ? { firstFailure } : {}),
+  };
+}
+
+/**
+ * Warms every target up, then runs `rounds` rounds; each round runs every target once, back to
+ * back, starting with a different one each round. Returns the samples per target, in order.
+ */
+async function alternate(
+  load: LoadGenerator,
+  targets: Target[],
+  job: (t: Target, label: string) => LoadJob,
+  settings: Settings,
+  timing: { durationSec: number; warmupSec: number; warmupConnections: number },
+  observed: Observed,
+  log: (l: string) => void,
+  label: string,
+): Promise<Sample[][]> {
+  // Warm-up at the part's highest concurrency: JIT, pools and the heap settle faster.
+  for (const t of targets) await load.run({ ...job(t, 'warm'), durationSec: timing.warmupSec, connections: timing.warmupConnections });
+  const samples: Sample[][] = targets.map(() => []);
+  for (let round = 0; round < settings.rounds; round++) {
+    for (let i = 0; i < targets.length; i++) {
+      const index = (i + round) % targets.length;
+      const t = targets[index]!;
+      const s = await measure(load, t, { ...job(t, `r${round}`), durationSec: timing.durationSec }, observed);
+      samples[index]!.push(s);
+      log(`bench: ${label} round ${round + 1}/${settings.rounds} ${t.name}: ${s.result.perSec.toFixed(1)}/s p50 ${s.result.p50.toFixed(2)} ms p99 ${s.result.p99.toFixed(2)} ms${s.result.ok === 0 || s.result.non2xx + s.result.errors > 0 ? ` FAILURES ${s.result.non2xx + s.result.errors} ${s.result.firstFailure ?? ''}` : ''}`);
+    }
+  }
+  return samples;
+}
+
+const perRound = (a: Sample[], b: Sample[], fn: (x: Sample, y: Sample) => number) => median(a.map((x, i) => fn(x, b[i]!)));
+
+/** Part 1's processes: Kratos, the account for the login runs, the gateway and the direct client. */
+interface OverheadSetup {
+  kratos: BenchKratos;
+  loginEmail: string;
+  gateway: StartedServer;
+  direct: StartedServer;
+}
+
+async function setUpOverhead(options: BenchOptions, cores: CorePlan, runTag: string, log: (l: string) => void, notes: string[]): Promise<OverheadSetup> {
+  const kratos = await startBenchKratos(options, cores, log, notes);
+  try {
+    const loginEmail = `bench-login-${runTag}@example.com`;
+    await createLoginAccount(kratos.publicUrl, loginEmail);
+    // One profile per thread (tsx adds a loader thread): the biggest file is the main thread.
+    const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfDir, 'overhead')}`] : [];
+    const [gateway, direct] = await Promise.all([
+      startServer(
+        'gateway',
+        {
+          config: {
+            kratos: { public_url: kratos.publicUrl, admin_url: kratos.adminUrl },
+            server: { host: '127.0.0.1', port: 0 },
+            // `[session]` (the default, written out): revoke_active_sessions would add a Kratos
+            // call per login and sign the other connections' sessions out.
+            selfservice: { login: { after: { password: [{ job: 'session' }] } } },
+          },
+        },
+        cores.server,
+        profile,
+      ),
+      startServer('direct', { kratosPublicUrl: kratos.publicUrl }, cores.server),
+    ]);
+    return { kratos, loginEmail, gateway, direct };
+  } catch (err) {
+    await kratos.stop();
+    throw err;
+  }
+}
+
+async function overheadPart(settings: Settings, setup: OverheadSetup, load: LoadGenerator, runTag: string, log: (l: string) => void): Promise<OverheadResult[]> {
+  const { kratos, loginEmail, gateway, direct } = setup;
+  try {
+    const targets: Target[] = [
+      { name: 'direct client (undici)', url: direct.ready.url as string, pid: direct.proc.pid },
+      { name: 'gateway', url: gateway.ready.url as string, pid: gateway.proc.pid },
+    ];
+    const results: OverheadResult[] = [];
+    for (const flow of ['registration', 'login'] as const) {
+      for (const connections of settings.overheadConnections) {
+        const [d, g] = await alternate(
+          load,
+          targets,
+          (t, label) => ({
+            url: t.url,
+            scenario: flow,
+            connections,
+            durationSec: settings.overheadDurationSec,
+            tag: `${runTag}-${t.pid}-${flow}-${connections}-${label}`,
+            login: { identifier: loginEmail, password: BENCH_PASSWORD },
+          }),
+          settings,
+          { durationSec: settings.overheadDurationSec, warmupSec: settings.overheadWarmupSec, warmupConnections: Math.max(...settings.overheadConnections) },
+          { kratosPid: kratos.pid, loadPids: [load.pid] },
+          log,
+          `overhead ${flow} c=${connections}`,
+        );
+        results.push({
+          flow,
+          connections,
+          direct: summarize(targets[0]!.name, d!),
+          gateway: summarize(targets[1]!.name, g!),
+          ratio: perRound(g!, d!, (x, y) => x.result.perSec / y.result.perSec),
+          addedP50: perRound(g!, d!, (x, y) => x.result.p50 - y.result.p50),
+          addedP99: perRound(g!, d!, (x, y) => x.result.p99 - y.result.p99),
+        });
+      }
+    }
+    return results;
+  } finally {
+    await Promise.all([gateway.proc.stop(), direct.proc.stop()]);
+    await kratos.stop();
+  }
+}
+
+/** The gateway config of the pipeline part: Kratos and two services, all zero-cost stand-ins. */
+function pipelineGatewayConfig(kratosUrl: string, servicesUrl: string, port = 0): Record<string, unknown> {
+  return {
+    kratos: { public_url: kratosUrl, admin_url: kratosUrl },
+    server: { host: '127.0.0.1', port },
+    registration: {
+      services: [
+        { name: 'risk_check', stage: 'before', retries: 0, http: { method: 'POST', url: `${servicesUrl}/services/before`, body: { email: '{{traits.email}}' } } },
+        {
+          name: 'crm_contact',
+          stage: 'after',
+          on_failure: 'continue',
+          retries: 0,
+          http: { method: 'POST', url: `${servicesUrl}/services/after`, body: { identity_id: '{{identity.id}}', email: '{{traits.email}}' } },
+        },
+      ],
+    },
+  };
+}
+
+/** Part 2's (and 3's) processes: the zero-cost stand-ins and the three servers in front of them. */
+interface PipelineSetup {
+  standIns: { kratosUrl: string; servicesUrl: string; pid: number };
+  servers: StartedServer[];
+}
+
+async function setUpPipeline(options: BenchOptions, cores: CorePlan): Promise<PipelineSetup> {
+  const standIns = await startServer('stand-ins', {}, cores.load);
+  const { kratosUrl, servicesUrl } = standIns.ready as { kratosUrl: string; servicesUrl: string };
+  const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfDir, 'pipeline')}`] : [];
+  const servers = await Promise.all([
+    startServer('gateway', { config: pipelineGatewayConfig(kratosUrl, servicesUrl) }, cores.server, profile),
+    startServer('handwritten', { kratosPublicUrl: kratosUrl, servicesUrl }, cores.server),
+    startServer('naive-sdk', { kratosPublicUrl: kratosUrl, servicesUrl }, cores.server),
+  ]);
+  return { standIns: { kratosUrl, servicesUrl, pid: standIns.proc.pid }, servers };
+}
+
+async function pipelinePart(settings: Settings, setup: PipelineSetup, load: LoadGenerator, runTag: string, log: (l: string) => void): Promise<PipelineResult> {
+  const { standIns, servers: started } = setup;
+  try {
+    const names = ['gateway', 'hand-written Hono + undici', 'naive @ory/client BFF'];
+    const targets: Target[] = started.map((s, i) => ({ name: names[i]!, url: s.ready.url as string, pid: s.proc.pid }));
+    const [g, h, n] = await alternate(
+      load,
+      targets,
+      (t, label) => ({ url: t.url, scenario: 'registration', connections: settings.pipelineConnections, durationSec: settings.pipelineDurationSec, tag: `${runTag}-p-${t.pid}-${label}` }),
+      settings,
+      { durationSec: settings.pipelineDurationSec, warmupSec: settings.pipelineWarmupSec, warmupConnections: settings.pipelineConnections },
+      { kratosPid: undefined, loadPids: [load.pid, standIns.pid] },
+      log,
+      'pipeline',
+    );
+    return {
+      connections: settings.pipelineConnections,
+      gateway: summarize(targets[0]!.name, g!),
+      handwritten: summarize(targets[1]!.name, h!),
+      naive: summarize(targets[2]!.name, n!),
+      vsHandwritten: perRound(g!, h!, (x, y) => x.result.perSec / y.result.perSec),
+      vsNaive: perRound(g!, n!, (x, y) => x.result.perSec / y.result.perSec),
+    };
+  } finally {
+    await Promise.all(started.map((s) => s.proc.stop()));
+  }
+}
+
+/**
+ * Reference for the start-up and RSS rows: an empty script under `node --import tsx` (how
+ * `npm start` runs the gateway), so the tsx loader's share is visible.
+ */
+function emptyTsxProcess(cores: string | undefined, samples: number): { startupMs: number; rssMiB: number } {
+  const times: number[] = [];
+  const rss: number[] = [];
+  const script = 'setTimeout(() => console.log(process.memoryUsage().rss), 300)';
+  for (let i = 0; i < samples; i++) {
+    const args = ['--import', 'tsx', '-e', script];
+    const started = performance.now();
+    const res = cores !== undefined ? spawnSync('taskset', ['-c', cores, process.execPath, ...args], { cwd: repoRoot, encoding: 'utf8' }) : spawnSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8' });
+    // Minus the script's own 300 ms wait.
+    times.push(performance.now() - started - 300);
+    rss.push(Number(res.stdout.trim()) / 2 ** 20);
+  }
+  return { startupMs: median(times), rssMiB: median(rss) };
+}
+
+function workerBundleSize(): Footprint['bundle'] {
+  const out = mkdtempSync(join(tmpdir(), 'kratos-bff-worker-'));
+  try {
+    const res = spawnSync('npx', ['wrangler', 'deploy', '--dry-run', '--outdir', out], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+      timeout: 120_000,
+    });
+    if (res.status !== 0) return { error: `wrangler exited ${res.status ?? res.signal}: ${(res.stderr || res.stdout || '').trim().split('\n').slice(-3).join(' ')}` };
+    const code = readFileSync(join(out, 'worker.js'));
+    return { rawKiB: code.length / 1024, gzipKiB: gzipSync(code, { level: 9 }).length / 1024 };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+async function footprintPart(
+  settings: Settings,
+  cores: CorePlan,
+  load: LoadGenerator,
+  standIns: { kratosUrl: string; servicesUrl: string },
+  runTag: string,
+  log: (l: string) => void,
+): Promise<Footprint> {
+  const config = pipelineGatewayConfig(standIns.kratosUrl, standIns.servicesUrl);
+  // Peak RSS: a fresh process, so the high-water mark is this load's.
+  const fresh = await startServer('gateway', { config }, cores.server);
+  let peakKb: number;
+  let idleKb: number;
+  let perSec: number;
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    idleKb = procStatusKb(fresh.proc.pid, 'VmRSS');
+    const result = await load.run({
+      url: fresh.ready.url as string,
+      scenario: 'registration',
+      connections: settings.rssConnections,
+      durationSec: settings.rssDurationSec,
+      tag: `${runTag}-rss`,
+    });
+    perSec = result.perSec;
+    peakKb = procStatusKb(fresh.proc.pid, 'VmHWM');
+    log(`bench: footprint: ${settings.rssConnections} connections, ${result.perSec.toFixed(0)}/s, peak RSS ${(peakKb / 1024).toFixed(1)} MiB`);
+  } finally {
+    await fresh.proc.stop();
+  }
+
+  // Start-up: spawn until /health/ready answers (it checks the Kratos stand-in too).
+  const startupSamples: number[] = [];
+  for (let i = 0; i < settings.startupSamples; i++) {
+    const port = await freePort();
+    const started = performance.now();
+    const proc = spawnNode(join(benchDir, 'server.ts'), ['gateway'], {
+      cores: cores.server,
+      env: { BENCH_SERVER_OPTIONS: JSON.stringify({ config: pipelineGatewayConfig(standIns.kratosUrl, standIns.servicesUrl, port) }) },
+    });
+    try {
+      await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, 30_000);
+      startupSamples.push(performance.now() - started);
+    } finally {
+      await proc.stop();
+    }
+  }
+  const empty = emptyTsxProcess(cores.server, settings.startupSamples);
+  log(`bench: start-up ${startupSamples.map((s) => s.toFixed(0)).join(', ')} ms (empty tsx process: ${empty.startupMs.toFixed(0)} ms, ${empty.rssMiB.toFixed(1)} MiB)`);
+  const bundle = workerBundleSize();
+  log(`bench: worker bundle ${'error' in bundle ? bundle.error : `${bundle.rawKiB.toFixed(1)} KiB raw, ${bundle.gzipKiB.toFixed(1)} KiB gzip`}`);
+  return {
+    connections: settings.rssConnections,
+    peakRssMiB: peakKb / 1024,
+    idleRssMiB: idleKb / 1024,
+    perSec,
+    startupMs: median(startupSamples),
+    startupSamples,
+    emptyTsx: empty,
+    bundle,
+  };
+}
+
+/** Runs all three parts and returns the report (and writes it when `outFile` is set). */
+export async function runBench(options: BenchOptions = {}): Promise<BenchReport & { tables: string; markdown: string }> {
+  const sink = options.log ?? ((l: string) => console.error(l));
+  const t0 = performance.now();
+  const log = (l: string) => sink(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${l}`);
+  const settings = options.smoke ? SMOKE : FULL;
+  const cores = planCores(options.pin ?? true);
+  const machine = machineInfo(cores.note);
+  const runTag = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  const startedAt = performance.now();
+  const notes: string[] = [];
+  if (settings.smoke) notes.push('Smoke run: durations of about a second and one round; the numbers only show that the harness works.');
+  if (options.kratos) notes.push('Part 1 used an externally started Kratos (not pinned; its CPU time is not measured).');
+  log(`bench: ${settings.smoke ? 'smoke' : 'full'} run; ${cores.note}`);
+  let kratos: BenchKratos | undefined;
+  try {
+    // Everything starts at once (Kratos migrates meanwhile); nothing is measured yet.
+    const [loadStarted, overheadStarted, pipelineStarted] = await Promise.allSettled([
+      startLoadGenerator(cores.load),
+      setUpOverhead(options, cores, runTag, log, notes),
+      setUpPipeline(options, cores),
+    ]);
+    if (overheadStarted.status === 'fulfilled') kratos = overheadStarted.value.kratos;
+    for (const started of [loadStarted, overheadStarted, pipelineStarted]) if (started.status === 'rejected') throw started.reason;
+    const load = (loadStarted as PromiseFulfilledResult<LoadGenerator>).value;
+    const pipelineSetup = (pipelineStarted as PromiseFulfilledResult<PipelineSetup>).value;
+    log('bench: all processes ready');
+    const overhead = await overheadPart(settings, (overheadStarted as PromiseFulfilledResult<OverheadSetup>).value, load, runTag, log);
+    kratos = undefined;
+    const pipeline = await pipelinePart(settings, pipelineSetup, load, runTag, log);
+    const footprint = await footprintPart(settings, cores, load, pipelineSetup.standIns, runTag, log);
+    const targets = checkTargets(overhead, pipeline, footprint);
+    const report: BenchReport = { machine, settings, overhead, pipeline, footprint, targets, notes, totalSec: (performance.now() - startedAt) / 1000 };
+    const tables = renderTables(report);
+    const markdown = renderMarkdown(report);
+    if (options.outFile) writeFileSync(options.outFile, markdown);
+    return { ...report, tables, markdown };
+  } finally {
+    await kratos?.stop();
+    await stopAllChildren();
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { smoke: { type: 'boolean', default: false }, 'no-pin': { type: 'boolean', default: false }, out: { type: 'string' } },
+  });
+  const smoke = values.smoke || process.env.BENCH_SMOKE === '1';
+  const outFile = values.out ?? (smoke ? undefined : join(repoRoot, 'BENCHMARKS.md'));
+  const onSignal = () => void stopAllChildren().then(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const report = await runBench({
+    smoke,
+    pin: !values['no-pin'],
+    ...(outFile ? { outFile } : {}),
+    ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}),
+  });
+  console.log(`\nkratos-bff benchmarks, ${report.machine.date}, ${report.machine.nproc} × ${report.machine.cpuModel}, Node ${report.machine.node}\n`);
+  console.log(report.tables);
+  console.log(`\n${report.totalSec.toFixed(0)} s in all${outFile ? `; written to ${outFile}` : ''}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err) => {
+    console.error(err);
+    void stopAllChildren().then(() => process.exit(1));
+  });
+}
