@@ -45,21 +45,46 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** A JSON-lines logger with redaction of passwords, tokens, cookies and API keys. */
+/**
+ * A JSON-lines logger with redaction of passwords, tokens, cookies and API keys. A class, so
+ * that `child()` (once per request) is a small object rather than a new set of closures.
+ */
+class JsonLogger implements Logger {
+  constructor(
+    private readonly min: number,
+    private readonly sink: (line: string) => void,
+    private readonly now: () => Date,
+    private readonly bound: LogFields,
+  ) {}
+
+  private write(level: LogLevel, msg: string, fields?: LogFields): void {
+    if (order[level] < this.min) return;
+    const record = redact({ level, time: this.now().toISOString(), msg, ...this.bound, ...fields });
+    this.sink(JSON.stringify(record));
+  }
+
+  debug(msg: string, fields?: LogFields): void {
+    this.write('debug', msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.write('info', msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.write('warn', msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.write('error', msg, fields);
+  }
+  child(fields: LogFields): Logger {
+    return new JsonLogger(this.min, this.sink, this.now, { ...this.bound, ...fields });
+  }
+}
+
 export function createLogger(options: LoggerOptions = {}, bound: LogFields = {}): Logger {
-  const min = order[options.level ?? 'info'];
-  const sink = options.sink ?? ((line: string) => console.log(line));
-  const now = options.now ?? (() => new Date());
-  const write = (level: LogLevel, msg: string, fields?: LogFields) => {
-    if (order[level] < min) return;
-    const record = redact({ level, time: now().toISOString(), msg, ...bound, ...fields });
-    sink(JSON.stringify(record));
-  };
-  return {
-    debug: (msg, fields) => write('debug', msg, fields),
-    info: (msg, fields) => write('info', msg, fields),
-    warn: (msg, fields) => write('warn', msg, fields),
-    error: (msg, fields) => write('error', msg, fields),
-    child: (fields) => createLogger(options, { ...bound, ...fields }),
-  };
+  return new JsonLogger(
+    order[options.level ?? 'info'],
+    options.sink ?? ((line: string) => console.log(line)),
+    options.now ?? (() => new Date()),
+    bound,
+  );
 }
