@@ -81,6 +81,8 @@ export interface SpawnOptions {
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
   readyTimeoutMs?: number;
+  /** Run the script under tsx (default); false for built JavaScript such as dist/node.mjs. */
+  tsx?: boolean;
 }
 
 /**
@@ -90,7 +92,7 @@ export interface SpawnOptions {
  */
 export function spawnNode(script: string, args: string[], options: SpawnOptions): SpawnedProcess {
   installExitHook();
-  const nodeArgs = [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...args];
+  const nodeArgs = [...(options.nodeArgs ?? []), ...(options.tsx === false ? [] : ['--import', 'tsx']), script, ...args];
   const [cmd, argv] = options.cores !== undefined ? ['taskset', ['-c', options.cores, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   const child = spawn(cmd as string, argv as string[], {
     cwd: repoRoot,

@@ -239,9 +239,10 @@ BENCH_CPU_PROF=/tmp/prof npm run bench # also writes .cpuprofile files of the ga
   time (/proc/<pid>/stat) per sign-up: the cost that matters when the server core is the limit;
   "load core busy" is the generator's and the stand-ins' share of the other CPU: near 100% would
   mean the load side, not the server, set the pace.
-- **3. Footprint.** A fresh gateway process with the pipeline config, ${s.rssConnections} connections for ${s.rssDurationSec} s;
+- **3. Footprint.** The gateway as production runs it: \`npm run build\`, then a fresh
+  \`node dist/node.mjs --config <pipeline config>\` process (no tsx), ${s.rssConnections} connections for ${s.rssDurationSec} s;
   peak RSS is the kernel's high-water mark (\`VmHWM\` in /proc/<pid>/status). Start-up: spawn of
-  \`node --import tsx bench/server.ts gateway\` until \`GET /health/ready\` answers 200 (polled every
-  5 ms). Worker bundle: \`wrangler deploy --dry-run --outdir <tmp>\`, \`worker.js\` raw and gzip -9.
+  that process until \`GET /health/ready\` answers 200 (polled every 5 ms). Parts 1 and 2 run the
+  gateway under tsx, like the baselines, which only adds start-up and memory, not per-request work. Worker bundle: \`wrangler deploy --dry-run --outdir <tmp>\`, \`worker.js\` raw and gzip -9.
 ${r.notes.length > 0 ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
 }

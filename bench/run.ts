@@ -468,9 +468,18 @@ async function footprintPart(
   runTag: string,
   log: (l: string) => void,
 ): Promise<Footprint> {
-  const config = pipelineGatewayConfig(standIns.kratosUrl, standIns.servicesUrl);
+  // What production runs: `npm run build` → `node dist/node.mjs --config …` (no tsx in the process).
+  spawnSync(process.execPath, ['--import', 'tsx', join(benchDir, '..', 'scripts', 'build.ts')], { cwd: join(benchDir, '..'), stdio: 'ignore' });
+  const configDir = mkdtempSync(join(tmpdir(), 'kbff-bench-footprint-'));
+  const startBuilt = async (port: number) => {
+    const file = join(configDir, `gateway-${port}.json`);
+    writeFileSync(file, JSON.stringify({ ...pipelineGatewayConfig(standIns.kratosUrl, standIns.servicesUrl, port), log: { level: 'error' } }));
+    const proc = spawnNode(join(benchDir, '..', 'dist', 'node.mjs'), ['--config', file], { cores: cores.server, tsx: false });
+    await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, 30_000);
+    return { proc, url: `http://127.0.0.1:${port}` };
+  };
   // Peak RSS: a fresh process, so the high-water mark is this load's.
-  const fresh = await startServer('gateway', { config }, cores.server);
+  const fresh = await startBuilt(await freePort());
   let peakKb: number;
   let idleKb: number;
   let perSec: number;
@@ -478,7 +487,7 @@ async function footprintPart(
     await new Promise((r) => setTimeout(r, 300));
     idleKb = procStatusKb(fresh.proc.pid, 'VmRSS');
     const result = await load.run({
-      url: fresh.ready.url as string,
+      url: fresh.url,
       scenario: 'registration',
       connections: settings.rssConnections,
       durationSec: settings.rssDurationSec,
@@ -494,19 +503,12 @@ async function footprintPart(
   // Start-up: spawn until /health/ready answers (it checks the Kratos stand-in too).
   const startupSamples: number[] = [];
   for (let i = 0; i < settings.startupSamples; i++) {
-    const port = await freePort();
     const started = performance.now();
-    const proc = spawnNode(join(benchDir, 'server.ts'), ['gateway'], {
-      cores: cores.server,
-      env: { BENCH_SERVER_OPTIONS: JSON.stringify({ config: pipelineGatewayConfig(standIns.kratosUrl, standIns.servicesUrl, port) }) },
-    });
-    try {
-      await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, 30_000);
-      startupSamples.push(performance.now() - started);
-    } finally {
-      await proc.stop();
-    }
+    const { proc } = await startBuilt(await freePort());
+    startupSamples.push(performance.now() - started);
+    await proc.stop();
   }
+  rmSync(configDir, { recursive: true, force: true });
   const empty = emptyTsxProcess(cores.server, settings.startupSamples);
   log(`bench: start-up ${startupSamples.map((s) => s.toFixed(0)).join(', ')} ms (empty tsx process: ${empty.startupMs.toFixed(0)} ms, ${empty.rssMiB.toFixed(1)} MiB)`);
   const bundle = workerBundleSize();
