@@ -65,7 +65,14 @@ export function isHtmlFormPost(c: AppContext): boolean {
  */
 export function chooseDelivery(c: AppContext): Delivery {
   const cfg = c.get('deps').config.session;
-  if (isHtmlFormPost(c)) return 'cookie';
+  if (isHtmlFormPost(c)) {
+    // Decided here, before any upstream call: failing at delivery time would come after Kratos
+    // created the identity or the session.
+    if (!c.get('cookies')) {
+      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'HTML form posts get the session as a cookie, and this gateway has no secrets.session; send JSON.');
+    }
+    return 'cookie';
+  }
   const asked = c.req.header('x-session-delivery')?.trim().toLowerCase();
   if (asked === undefined || asked === '') return cfg.delivery;
   if (asked !== 'token' && asked !== 'cookie') {

@@ -51,8 +51,11 @@ export async function runBeforeServices(c: AppContext, ctx: TemplateContext): Pr
  * leaves nothing behind. If even that fails, the identity id is logged as an error and the
  * client gets a 5xx: a half-made account is never reported as a success.
  */
-async function rollback(c: AppContext, identityId: string, why: string, answer: AppError): Promise<never> {
-  const deleted = await c.get('deps').kratos.deleteIdentity(identityId, c.get('requestId'));
+export async function rollback(c: AppContext, identityId: string, why: string, answer: AppError): Promise<never> {
+  const deleted = await c
+    .get('deps')
+    .kratos.deleteIdentity(identityId, c.get('requestId'))
+    .catch((err: unknown) => ({ kind: 'thrown' as const, problem: { reason: err instanceof Error ? err.message : String(err) } }));
   if (deleted.kind === 'ok' || deleted.kind === 'not_found') {
     c.set('identityCreated', false);
     c.get('log').warn('sign-up rolled back', { identity_id: identityId, why });
@@ -70,11 +73,8 @@ async function rollback(c: AppContext, identityId: string, why: string, answer: 
  */
 export async function completeSignUp(c: AppContext, identity: Identity, ctx: TemplateContext, fieldMetadata: MetadataWrites): Promise<ReportedService[]> {
   const log = c.get('log');
-  const after = await c.get('services').runStage(
-    'after',
-    { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } },
-    { idempotencyKey: ctx.idempotency_key, requestId: c.get('requestId') },
-  );
+  const afterCtx: TemplateContext = { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } };
+  const after = await c.get('services').runStage('after', afterCtx, { idempotencyKey: ctx.idempotency_key, requestId: c.get('requestId') });
   if (after.verdict.kind !== 'proceed') {
     await rollback(c, identity.id, `after service ${after.verdict.services.join(', ')} ${after.verdict.kind}`, stageError(after.verdict, 'SIGNUP_ROLLED_BACK'));
   }
@@ -98,7 +98,7 @@ export async function completeSignUp(c: AppContext, identity: Identity, ctx: Tem
   const reported: ReportedService[] = after.reported.map((r) => ({ service: r.service, outcome: r.kind }));
   for (const service of after.retryLater) {
     try {
-      await c.get('retryQueue').enqueue({ service, context: { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } }, idempotencyKey: ctx.idempotency_key, attempt: 1, requestId: c.get('requestId') });
+      await c.get('retryQueue').enqueue({ service, context: afterCtx, idempotencyKey: ctx.idempotency_key, attempt: 1, requestId: c.get('requestId') });
       reported.push({ service, outcome: 'retrying' });
     } catch (err) {
       log.error('could not queue a retry_later service', { service, error: err });

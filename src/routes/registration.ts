@@ -3,11 +3,11 @@ import type { ContinueWith } from '@ory/client';
 import type { FieldConfig, GatewayConfig } from '../config.ts';
 import { afterJobPlan } from '../after-jobs.ts';
 import { forwardedClient, type AppContext } from '../context.ts';
-import { validationError, type FieldError } from '../errors.ts';
-import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
+import { AppError, validationError, type FieldError } from '../errors.ts';
+import { replaySessionJobs, respondWithRedirect, type SessionOutput } from '../flows/after-jobs.ts';
 import { withIdempotency } from '../flows/idempotency.ts';
 import { flowFailure, performRegistration } from '../flows/native-flows.ts';
-import { completeSignUp, runBeforeServices } from '../flows/sign-up.ts';
+import { completeSignUp, rollback, runBeforeServices, type ReportedService } from '../flows/sign-up.ts';
 import type { TemplateContext } from '../services/template.ts';
 import type { MetadataWrites, RegistrationSubmission } from '../kratos/client.ts';
 import { resolveRedirect } from '../redirect.ts';
@@ -156,8 +156,18 @@ export function registrationRoutes(config: GatewayConfig) {
       case 'ok': {
         c.set('identityCreated', true);
         log.info('identity created', { identity_id: result.identity.id, delivery });
-        const reported = await completeSignUp(c, result.identity, serviceContext, metadata);
-        const session = await replaySessionJobs(c, plan, { session: result.session, token: result.sessionToken }, delivery, client);
+        let reported: ReportedService[];
+        let session: SessionOutput;
+        try {
+          reported = await completeSignUp(c, result.identity, serviceContext, metadata);
+          session = await replaySessionJobs(c, plan, { session: result.session, token: result.sessionToken }, delivery, client);
+        } catch (err) {
+          // Any failure once the identity exists undoes the sign-up, whatever raised it,
+          // unless a rollback already ran (then identityCreated is false, or it failed).
+          if (!c.get('identityCreated') || (err instanceof AppError && err.code === 'ROLLBACK_FAILED')) throw err;
+          log.error('sign-up failed after the identity was created', { identity_id: result.identity.id, error: err });
+          return rollback(c, result.identity.id, 'error after creation', err instanceof AppError ? err : new AppError(500, 'INTERNAL_ERROR'));
+        }
         return respondWithRedirect(
           c,
           {

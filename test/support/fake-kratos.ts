@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
-import { fetchTransport, TransportError, type HttpTransport } from '../../src/http.ts';
+import { fetchTransport, TransportError, type HttpRequest, type HttpTransport } from '../../src/http.ts';
 
 /**
  * An in-process fake of Kratos's public API for unit tests. By default it answers with
@@ -29,6 +29,8 @@ export interface FakeKratos {
   /** Scripted answers for the next submit calls, in order (then the default). */
   submitAnswers: FakeAnswer[];
   ready: boolean;
+  /** Makes the transport throw (a bug-like, non-transport error) for matching requests. */
+  throwOn?: ((req: HttpRequest) => boolean) | undefined;
 }
 
 export function createFakeKratos(): FakeKratos {
@@ -60,9 +62,12 @@ export function createFakeKratos(): FakeKratos {
     if (scripted && scripted !== 'network-error') return answer(c, scripted);
     return c.json(fixture('registration-success') as object);
   });
+  app.patch('/admin/identities/:id', (c) => c.json({ id: c.req.param('id') }));
+  app.delete('/admin/identities/:id', (c) => c.body(null, 204));
   app.get('/health/ready', (c) => (fake.ready ? c.json({ status: 'ok' }) : c.json({ error: { code: 503 } }, 503)));
   const inner = fetchTransport(async (input, init) => app.request(input, init));
   fake.transport = async (req) => {
+    if (fake.throwOn?.(req)) throw new Error(`unexpected failure in ${req.method} ${req.path}`);
     // A scripted 'network-error' is what a real transport throws when no answer arrives.
     const queue = req.method === 'GET' && req.path.startsWith('/self-service/registration/api') ? fake.createAnswers
       : req.method === 'POST' && req.path.startsWith('/self-service/registration?') ? fake.submitAnswers : undefined;

@@ -226,3 +226,52 @@ describe('the rest of the app', () => {
     expect(logs.join('\n')).not.toMatch(/secret-in-query|ory_st_|correct-horse/);
   });
 });
+
+describe('nothing half-made when the post-creation phase fails unexpectedly', () => {
+  const withMetadataField = { registration: { fields: { plan: { type: 'enum', values: ['free', 'pro'], target: 'metadata_public' } } } } as never;
+  const planBody = { ...body, fields: { plan: 'pro' } };
+
+  it('rolls the identity back and answers 500 when a step after creation throws', async () => {
+    const { app, fake, logs } = appWithFakeKratos(withMetadataField);
+    fake.throwOn = (req) => req.method === 'PATCH';
+    const res = await app.request('/v1/registration', json(planBody));
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as any).code).toBe('INTERNAL_ERROR');
+    const identityId = (fixture('registration-success') as any).identity.id;
+    expect(fake.requests.map((r) => `${r.method} ${r.path.split('?')[0]}`)).toContain(`DELETE /admin/identities/${identityId}`);
+    expect(logs.some((l) => l.includes('sign-up rolled back'))).toBe(true);
+  });
+
+  it('releases the Idempotency-Key after such a rollback, so the client can retry', async () => {
+    const { app, fake } = appWithFakeKratos(withMetadataField);
+    fake.throwOn = (req) => req.method === 'PATCH';
+    expect((await app.request('/v1/registration', json(planBody, { 'idempotency-key': 'k-1' }))).status).toBe(500);
+    fake.throwOn = undefined;
+    const retry = await app.request('/v1/registration', json(planBody, { 'idempotency-key': 'k-1' }));
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('answers ROLLBACK_FAILED and logs the identity id when the rollback itself fails', async () => {
+    const { app, fake, logs } = appWithFakeKratos(withMetadataField);
+    // The metadata write fails, and so does the delete that would undo the sign-up.
+    fake.throwOn = (req) => req.method === 'PATCH' || req.method === 'DELETE';
+    const res = await app.request('/v1/registration', json(planBody));
+    expect(res.status).toBe(500);
+    expect(((await res.json()) as any).code).toBe('ROLLBACK_FAILED');
+    const identityId = (fixture('registration-success') as any).identity.id;
+    expect(logs.some((l) => l.includes('ROLLBACK FAILED') && l.includes(identityId))).toBe(true);
+  });
+
+  it('refuses an HTML form post before any call when cookies cannot be delivered', async () => {
+    const { app, fake } = appWithFakeKratos();
+    const res = await app.request('/v1/registration', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ 'traits.email': 'ada@example.com', password: 'correct-horse-battery' }).toString(),
+    });
+    expect(res.status).toBe(415);
+    expect(((await res.json()) as any).detail).toMatch(/secrets\.session/);
+    expect(fake.requests).toEqual([]);
+  });
+});
