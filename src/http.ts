@@ -13,6 +13,8 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body?: string;
   timeoutMs: number;
+  /** Cancels the call (shutdown deadline, client gone); the transport then throws `aborted`. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface HttpResponse {
@@ -24,16 +26,31 @@ export interface HttpResponse {
 
 export type HttpTransport = (req: HttpRequest) => Promise<HttpResponse>;
 
-/** Thrown by a transport when no HTTP answer arrived (refused, reset, DNS, timeout). */
+/** Thrown by a transport when no HTTP answer arrived (refused, reset, DNS, timeout, aborted). */
 export class TransportError extends Error {
+  /**
+   * Whether the request may have reached the upstream: false only when the transport knows it
+   * never did (connection refused, DNS). A write sent without an answer is an ambiguous outcome.
+   */
+  readonly sent: boolean;
+  /** The caller's signal cancelled the call. */
+  readonly aborted: boolean;
   constructor(
     message: string,
     readonly timedOut: boolean,
-    options?: { cause?: unknown },
+    options: { cause?: unknown; sent?: boolean; aborted?: boolean } = {},
   ) {
-    super(message, options);
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TransportError';
+    this.sent = options.sent ?? false;
+    this.aborted = options.aborted ?? false;
   }
+}
+
+/** The timeout and, if given, the caller's signal as one signal. */
+export function deadlineSignal(timeoutMs: number, signal: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
 type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
@@ -49,11 +66,13 @@ export function fetchTransport(fetchFn: FetchLike): HttpTransport {
         body: req.body ?? null,
         // A redirect from Kratos is an answer to map, never something to follow.
         redirect: 'manual',
-        signal: AbortSignal.timeout(req.timeoutMs),
+        signal: deadlineSignal(req.timeoutMs, req.signal),
       });
     } catch (err) {
+      if (req.signal?.aborted) throw new TransportError('upstream call aborted', false, { cause: err, sent: true, aborted: true });
       const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new TransportError(timedOut ? 'upstream timed out' : 'upstream unreachable', timedOut, { cause: err });
+      // fetch does not say whether the request went out before it failed: assume it may have.
+      throw new TransportError(timedOut ? 'upstream timed out' : 'upstream unreachable', timedOut, { cause: err, sent: true });
     }
     const headers: Record<string, string> = {};
     res.headers.forEach((value, key) => {
