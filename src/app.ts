@@ -64,7 +64,6 @@ export function createApp(deps: AppDeps) {
     c.set('services', services);
     c.set('retryQueue', retryQueue);
     c.set('idempotency', idempotencyStore());
-    c.set('identityCreated', false);
     await next();
     // No query string, bodies or headers in the access log: they can carry secrets.
     c.get('log').info('request', {

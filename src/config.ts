@@ -95,6 +95,11 @@ export const configSchema = z
         port: z.number().int().min(0).max(65_535).default(8080),
         /** How long SIGTERM waits for in-flight requests before the process exits. */
         shutdown_timeout_ms: z.number().int().min(0).default(10_000),
+        /**
+         * After that deadline, in-flight requests are aborted (sign-ups roll back and answer 503);
+         * this is how long they get to do so before their sockets are closed.
+         */
+        shutdown_abort_grace_ms: z.number().int().min(0).max(120_000).default(10_000),
         /** Largest accepted request body. */
         body_limit_bytes: z.number().int().min(1024).max(1_048_576).default(65_536),
         /**
@@ -121,6 +126,12 @@ export const configSchema = z
         fields: z.record(fieldName, fieldConfigSchema).default({}),
         /** External services called before and after the identity is created, in order. */
         services: servicesConfigSchema,
+        /**
+         * When Kratos's answer to the submit is lost (timeout, dropped connection, 5xx) and the
+         * identity turns out to have been created by this request: `complete` finishes the sign-up
+         * (after services, metadata, a fresh session), `rollback` deletes the identity and answers 503.
+         */
+        on_lost_answer: z.enum(['complete', 'rollback']).default('complete'),
         /** The background queue of `retry_later` services (in memory: not durable). */
         retry_later: z
           .object({

@@ -27,6 +27,13 @@ export interface AppDeps {
   idempotencyStore?: IdempotencyStore;
   /** Where `retry_later` services go; an in-memory queue by default (not durable). */
   retryQueue?: RetryQueue;
+  /**
+   * Aborted by the runtime at its shutdown deadline: in-flight sign-ups stop, roll back what
+   * they created and answer 503 instead of being cut off.
+   */
+  shutdownSignal?: AbortSignal;
+  /** Told about every identity a failed rollback left behind (the Node entry exits non-zero then). */
+  onLeftBehind?: (identityId: string | undefined) => void;
 }
 
 export type AppEnv = {
@@ -40,8 +47,6 @@ export type AppEnv = {
     services: ServiceRunner;
     retryQueue: RetryQueue;
     idempotency: Promise<IdempotencyStore>;
-    /** Set once Kratos created an identity in this request (idempotency keeps the answer then). */
-    identityCreated: boolean;
   };
 };
 
@@ -59,6 +64,16 @@ export function clientIpOf(c: AppContext): string | undefined {
     return ip?.trim() || undefined;
   }
   return c.get('deps').peerAddress?.(c);
+}
+
+/**
+ * Aborts when the request's work must stop: the runtime's shutdown deadline, or the client
+ * closed the connection (no work may outlive its socket).
+ */
+export function requestSignal(c: AppContext): AbortSignal {
+  const shutdown = c.get('deps').shutdownSignal;
+  const client = c.req.raw.signal;
+  return shutdown ? AbortSignal.any([client, shutdown]) : client;
 }
 
 /** What the gateway forwards to Kratos about this request, including the client's session. */

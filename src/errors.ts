@@ -26,6 +26,8 @@ export const errorCodes = {
   INVALID_IDEMPOTENCY_KEY: 'The Idempotency-Key header is malformed (1–255 printable characters).',
   IDEMPOTENCY_KEY_IN_USE: 'A request with this Idempotency-Key is still being processed; retry later.',
   IDEMPOTENCY_KEY_MISMATCH: 'This Idempotency-Key was used with a different request body.',
+  REQUEST_ABORTED: 'The request was cut short (the gateway is shutting down, or the client went away); nothing was kept. Retry the request.',
+  SIGNUP_OUTCOME_UNKNOWN: 'The identity service did not confirm whether the account was created; the operators have been alerted. Try signing in, or retry later.',
   FLOW_EXPIRED: 'The sign-up flow expired repeatedly; retry the request.',
   KRATOS_UNAVAILABLE: 'The identity service is unavailable; retry later.',
   UPSTREAM_ERROR: 'The identity service answered in an unexpected way.',

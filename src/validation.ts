@@ -74,6 +74,12 @@ export function toPointer(path: readonly PropertyKey[]): string {
   return path.map((p) => `/${String(p).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('');
 }
 
+/** The value an RFC 6901 JSON pointer (`/traits/email`) names in `root`, if any. */
+export function valueAtPointer(root: unknown, pointer: string): unknown {
+  if (pointer === '') return root;
+  return valueAt(root, pointer.slice(1).split('/').map((p) => p.replaceAll('~1', '/').replaceAll('~0', '~')));
+}
+
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   let cur = root;
   for (const key of path) {

@@ -1,5 +1,5 @@
 import type { AppContext } from '../context.ts';
-import { AppError, problemResponse } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import { fingerprintRequest, idempotencyKeyFromHeader } from '../idempotency/index.ts';
 
 // Headers a replay must repeat: the session cookie above all.
@@ -15,9 +15,15 @@ const replayedHeaders = ['content-type', 'set-cookie', 'location'];
  * retry can never make a second account); when nothing was created the key is released and
  * the client may retry with it.
  */
-export async function withIdempotency(c: AppContext, body: unknown, run: (key: string) => Promise<Response>): Promise<Response> {
+/** A sign-up's answer, and whether an identity it created still exists (then the answer is kept). */
+export interface SignUpAnswer {
+  response: Response;
+  identityExists: boolean;
+}
+
+export async function withIdempotency(c: AppContext, body: unknown, run: (key: string) => Promise<SignUpAnswer>): Promise<Response> {
   const header = c.req.header('idempotency-key');
-  if (header === undefined) return run(crypto.randomUUID());
+  if (header === undefined) return (await run(crypto.randomUUID())).response;
   const key = idempotencyKeyFromHeader(header);
   if (!key) throw new AppError(400, 'INVALID_IDEMPOTENCY_KEY');
   const store = await c.get('idempotency');
@@ -37,17 +43,16 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
     case 'started':
       break;
   }
-  let res: Response;
+  let answer: SignUpAnswer;
   try {
-    res = await run(key);
+    answer = await run(key);
   } catch (err) {
-    if (!(err instanceof AppError)) {
-      await store.release(key);
-      throw err;
-    }
-    res = problemResponse(c, err);
+    // Whatever was thrown, nothing exists: the key may be used again.
+    await store.release(key);
+    throw err;
   }
-  if (c.get('identityCreated')) {
+  const res = answer.response;
+  if (answer.identityExists) {
     const headers: Record<string, string> = {};
     for (const name of replayedHeaders) {
       const values = name === 'set-cookie' ? res.headers.getSetCookie() : [res.headers.get(name)].filter((v): v is string => v !== null);

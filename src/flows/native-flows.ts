@@ -11,7 +11,7 @@ type NotAFlow = Exclude<CreateFlowResult, { kind: 'flow' }>;
  */
 export async function withFlowReplay<R extends { kind: string }>(
   create: () => Promise<CreateFlowResult>,
-  submit: (flowId: string) => Promise<R>,
+  submit: (flow: Extract<CreateFlowResult, { kind: 'flow' }>) => Promise<R>,
   onExpired: () => void,
 ): Promise<R | NotAFlow> {
   let result: R | undefined;
@@ -19,11 +19,16 @@ export async function withFlowReplay<R extends { kind: string }>(
     if (attempt > 0) onExpired();
     const flow = await create();
     if (flow.kind !== 'flow') return flow;
-    result = await submit(flow.flowId);
+    result = await submit(flow);
     if (result.kind !== 'expired') return result;
   }
   return result!;
 }
+
+/** A registration result; a lost answer names the flow it was lost on. */
+export type PerformedRegistration =
+  | Exclude<RegistrationResult, { kind: 'ambiguous' }>
+  | (Extract<RegistrationResult, { kind: 'ambiguous' }> & { flowIssuedAt?: string | undefined });
 
 /** Native registration in one go (create + submit, with expiry replay). */
 export function performRegistration(
@@ -31,10 +36,13 @@ export function performRegistration(
   submission: RegistrationSubmission,
   client: ForwardedClient,
   onExpired: () => void = () => {},
-): Promise<RegistrationResult> {
+): Promise<PerformedRegistration> {
   return withFlowReplay(
     () => kratos.createRegistrationFlow(client),
-    (flowId) => kratos.submitRegistrationFlow(flowId, submission, client),
+    async (flow): Promise<PerformedRegistration> => {
+      const result = await kratos.submitRegistrationFlow(flow.flowId, submission, client);
+      return result.kind === 'ambiguous' ? { ...result, flowIssuedAt: flow.issuedAt } : result;
+    },
     onExpired,
   );
 }
@@ -48,7 +56,7 @@ export function performLogin(
 ): Promise<LoginResult> {
   return withFlowReplay(
     () => kratos.createLoginFlow(client),
-    (flowId) => kratos.submitLoginFlow(flowId, submission, client),
+    (flow) => kratos.submitLoginFlow(flow.flowId, submission, client),
     onExpired,
   );
 }

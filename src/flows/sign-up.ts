@@ -39,44 +39,88 @@ function keepAliveUntilDrained(c: AppContext): void {
 }
 
 /** Runs the `before` services; a veto or failure stops the sign-up before Kratos is called. */
-export async function runBeforeServices(c: AppContext, ctx: TemplateContext): Promise<void> {
-  const result = await c.get('services').runStage('before', ctx, { idempotencyKey: ctx.idempotency_key, requestId: c.get('requestId') });
+export async function runBeforeServices(c: AppContext, ctx: TemplateContext, signal: AbortSignal | undefined): Promise<void> {
+  const result = await c.get('services').runStage('before', ctx, { idempotencyKey: ctx.idempotency_key, requestId: c.get('requestId'), signal });
+  throwIfAborted(signal);
   if (result.verdict.kind === 'proceed') return;
   c.get('log').info('sign-up stopped by a before service', { services: result.verdict.services, verdict: result.verdict.kind });
   throw stageError(result.verdict, 'SERVICE_UNAVAILABLE');
 }
 
+/** What became of the work done once an identity exists (see `withRollback`). */
+export type ScopeResult<T> =
+  | { kind: 'done'; value: T }
+  /** The identity was deleted again; `answer` says why to the client. */
+  | { kind: 'rolled_back'; answer: AppError }
+  /** The identity could not be deleted: it is left behind (logged with its id, 500 to the client). */
+  | { kind: 'rollback_failed'; answer: AppError };
+
+/** The answer for a request cut short by the shutdown deadline or a client that went away. */
+export function abortedError(): AppError {
+  return new AppError(503, 'REQUEST_ABORTED', undefined, [], { 'Retry-After': '1' });
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortedError();
+}
+
 /**
- * Deletes the identity Kratos just created (its sessions go with it), so a failed sign-up
- * leaves nothing behind. If even that fails, the identity id is logged as an error and the
- * client gets a 5xx: a half-made account is never reported as a success.
+ * Deletes an identity this request created (its sessions go with it), so a failed sign-up
+ * leaves nothing behind. If even that fails, the identity id is logged as an error, the
+ * runtime is told (the Node entry exits non-zero on shutdown), and the client gets a 500:
+ * a half-made account is never reported as a success. Never cancelled by the request's signal.
  */
-export async function rollback(c: AppContext, identityId: string, why: string, answer: AppError): Promise<never> {
-  const deleted = await c
-    .get('deps')
-    .kratos.deleteIdentity(identityId, c.get('requestId'))
+export async function rollbackIdentity(c: AppContext, identityId: string, why: string, answer: AppError): Promise<ScopeResult<never>> {
+  const deps = c.get('deps');
+  const deleted = await deps.kratos
+    .deleteIdentity(identityId, c.get('requestId'))
     .catch((err: unknown) => ({ kind: 'thrown' as const, problem: { reason: err instanceof Error ? err.message : String(err) } }));
   if (deleted.kind === 'ok' || deleted.kind === 'not_found') {
-    c.set('identityCreated', false);
     c.get('log').warn('sign-up rolled back', { identity_id: identityId, why });
-    throw answer;
+    return { kind: 'rolled_back', answer };
   }
   c.get('log').error('ROLLBACK FAILED: identity left behind, remove it by hand', { identity_id: identityId, why, upstream: deleted.problem });
-  throw new AppError(500, 'ROLLBACK_FAILED');
+  deps.onLeftBehind?.(identityId);
+  return { kind: 'rollback_failed', answer: new AppError(500, 'ROLLBACK_FAILED') };
+}
+
+/**
+ * The one scope for everything done after Kratos created an identity: any failure inside
+ * `work` (a service, a metadata write, a session job, the request's abort, a bug) deletes the
+ * identity again. No other code path rolls back.
+ */
+export async function withRollback<T>(c: AppContext, identityId: string, work: () => Promise<T>): Promise<ScopeResult<T>> {
+  try {
+    return { kind: 'done', value: await work() };
+  } catch (err) {
+    if (err instanceof AppError) return rollbackIdentity(c, identityId, err.code, err);
+    c.get('log').error('sign-up failed after the identity was created', { identity_id: identityId, error: err });
+    return rollbackIdentity(c, identityId, 'unexpected error', new AppError(500, 'INTERNAL_ERROR'));
+  }
 }
 
 /**
  * After Kratos created the identity: runs the `after` services, writes metadata (from fields
- * and service responses), queues `retry_later` services. A `rollback` service that fails, or
- * a metadata write that fails, undoes the sign-up. Returns what the client is told about
- * services that failed without stopping it.
+ * and service responses), queues `retry_later` services. Throws when the sign-up must be
+ * undone (a `rollback` service failed, a metadata write failed, the request was aborted); call
+ * it inside `withRollback`. Returns what the client is told about services that failed
+ * without stopping it.
  */
-export async function completeSignUp(c: AppContext, identity: Identity, ctx: TemplateContext, fieldMetadata: MetadataWrites): Promise<ReportedService[]> {
+export async function completeSignUp(
+  c: AppContext,
+  identity: Identity,
+  ctx: TemplateContext,
+  fieldMetadata: MetadataWrites,
+  signal: AbortSignal | undefined,
+): Promise<ReportedService[]> {
   const log = c.get('log');
   const afterCtx: TemplateContext = { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } };
-  const after = await c.get('services').runStage('after', afterCtx, { idempotencyKey: ctx.idempotency_key, requestId: c.get('requestId') });
+  const after = await c.get('services').runStage('after', afterCtx, { idempotencyKey: ctx.idempotency_key, requestId: c.get('requestId'), signal });
+  // Aborted services failed only because of the abort: the sign-up is undone, whatever their policy.
+  throwIfAborted(signal);
   if (after.verdict.kind !== 'proceed') {
-    await rollback(c, identity.id, `after service ${after.verdict.services.join(', ')} ${after.verdict.kind}`, stageError(after.verdict, 'SIGNUP_ROLLED_BACK'));
+    log.info('sign-up stopped by an after service', { services: after.verdict.services, verdict: after.verdict.kind });
+    throw stageError(after.verdict, 'SIGNUP_ROLLED_BACK');
   }
 
   const metadataPublic = { ...fieldMetadata.metadataPublic, ...after.metadataPublic };
@@ -90,7 +134,8 @@ export async function completeSignUp(c: AppContext, identity: Identity, ctx: Tem
       c.get('requestId'),
     );
     if (patched.kind !== 'ok') {
-      await rollback(c, identity.id, `metadata write failed (${patched.kind})`, new AppError(503, 'SIGNUP_ROLLED_BACK', undefined, [], { 'Retry-After': '5' }));
+      log.warn('metadata write failed', { identity_id: identity.id, kind: patched.kind });
+      throw new AppError(503, 'SIGNUP_ROLLED_BACK', undefined, [], { 'Retry-After': '5' });
     }
     if (hasPublic) (identity as { metadata_public?: unknown }).metadata_public = metadataPublic;
   }

@@ -15,6 +15,11 @@ export interface ForwardedClient {
   sessionToken?: string | undefined;
   clientIp?: string | undefined;
   userAgent?: string | undefined;
+  /**
+   * Cancels the calls made for this client (shutdown deadline, client gone). Never used for a
+   * registration submit: cutting that call would leave its outcome unknown.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** Why Kratos could not be used; logged, never shown to the client. */
@@ -22,10 +27,14 @@ export interface UpstreamProblem {
   status?: number;
   errorId?: string;
   reason: string;
+  /** The call was cancelled by the caller's signal. */
+  aborted?: boolean;
+  /** No answer arrived, but the request may have reached Kratos. */
+  sent?: boolean;
 }
 
 export type CreateFlowResult =
-  | { kind: 'flow'; flowId: string }
+  | { kind: 'flow'; flowId: string; /** Kratos's `issued_at`, on Kratos's clock. */ issuedAt?: string }
   | { kind: 'signed_in' }
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
@@ -47,6 +56,11 @@ export type RegistrationResult =
   | { kind: 'invalid'; errors: FieldError[] }
   | { kind: 'expired'; newFlowId?: string }
   | { kind: 'signed_in' }
+  /**
+   * The submit went out but no usable answer came back (timeout, connection lost, 5xx): Kratos
+   * may or may not have created the identity. The caller must find out before answering.
+   */
+  | { kind: 'ambiguous'; problem: UpstreamProblem; /** Kratos answered (5xx) rather than no answer at all. */ answered: boolean }
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
@@ -77,6 +91,11 @@ export type ActionResult =
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
+export type FindIdentityResult =
+  | { kind: 'ok'; identities: Identity[] }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
 export interface IdentityMetadataPatch {
   metadataPublic?: Record<string, unknown>;
   metadataAdmin?: Record<string, unknown>;
@@ -95,6 +114,8 @@ export interface KratosPort {
   revokeOtherSessions(token: string, client: ForwardedClient): Promise<ActionResult>;
   /** Admin: deletes an identity; Kratos deletes its sessions with it. */
   deleteIdentity(identityId: string, requestId: string): Promise<ActionResult>;
+  /** Admin: the identities whose credentials identifier is `identifier` (at most one). */
+  findIdentitiesByIdentifier(identifier: string, requestId: string): Promise<FindIdentityResult>;
   /** Admin: replaces metadata_public and/or metadata_admin of an identity. */
   patchIdentityMetadata(identityId: string, patch: IdentityMetadataPatch, requestId: string): Promise<ActionResult>;
   /** Kratos's own readiness (`/health/ready` on the public port). */
@@ -155,7 +176,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
     try {
       return await transport({ ...req, timeoutMs });
     } catch (err) {
-      if (err instanceof TransportError) return { reason: err.message };
+      if (err instanceof TransportError) return { reason: err.message, ...(err.aborted ? { aborted: true } : {}), ...(err.sent ? { sent: true } : {}) };
       throw err;
     }
   }
@@ -172,12 +193,14 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
   }
 
   async function createFlow(path: string, client: ForwardedClient): Promise<CreateFlowResult> {
-    const res = await call({ method: 'GET', origin: options.publicUrl, path, headers: nativeHeaders(client, false) });
+    const res = await call({ method: 'GET', origin: options.publicUrl, path, headers: nativeHeaders(client, false), signal: client.signal });
     const down = unavailableOrNull(res);
     if (down) return down;
     const r = res as HttpResponse;
-    const body = parseJson(r.body) as (KratosErrorBody & { id?: string }) | undefined;
-    if (r.status === 200 && typeof body?.id === 'string') return { kind: 'flow', flowId: body.id };
+    const body = parseJson(r.body) as (KratosErrorBody & { id?: string; issued_at?: string }) | undefined;
+    if (r.status === 200 && typeof body?.id === 'string') {
+      return { kind: 'flow', flowId: body.id, ...(typeof body.issued_at === 'string' ? { issuedAt: body.issued_at } : {}) };
+    }
     if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
     return { kind: 'upstream_error', problem: problemOf(r, body) };
   }
@@ -218,10 +241,16 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
         path: `/self-service/registration?flow=${encodeURIComponent(flowId)}`,
         headers: nativeHeaders(client, true),
         body: JSON.stringify(payload),
+        // No signal here on purpose: a submit cut short may still create the identity.
       });
-      const down = unavailableOrNull(res);
-      if (down) return down;
-      const r = res as HttpResponse;
+      if (isProblem(res)) {
+        // Refused before it was sent: nothing can have been created.
+        return res.sent ? { kind: 'ambiguous', problem: res, answered: false } : { kind: 'unavailable', problem: res };
+      }
+      // Kratos persists the identity before its post-persist hooks and the session: a 5xx can
+      // come after the identity was created.
+      if (res.status >= 500) return { kind: 'ambiguous', problem: problemOf(res, parseJson(res.body) as KratosErrorBody), answered: true };
+      const r = res;
       const body = parseJson(r.body) as Record<string, unknown> | undefined;
       const err = body as KratosErrorBody | undefined;
       if (r.status === 200 && body && typeof body.identity === 'object' && body.identity) {
@@ -322,6 +351,21 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
         { method: 'DELETE', origin: options.adminUrl, path: `/admin/identities/${encodeURIComponent(identityId)}`, headers: adminHeaders(requestId, false) },
         [204],
       ),
+
+    async findIdentitiesByIdentifier(identifier, requestId) {
+      const res = await call({
+        method: 'GET',
+        origin: options.adminUrl,
+        path: `/admin/identities?credentials_identifier=${encodeURIComponent(identifier)}`,
+        headers: adminHeaders(requestId, false),
+      });
+      const down = unavailableOrNull(res);
+      if (down) return down;
+      const r = res as HttpResponse;
+      const body = parseJson(r.body);
+      if (r.status === 200 && Array.isArray(body)) return { kind: 'ok', identities: body as Identity[] };
+      return { kind: 'upstream_error', problem: problemOf(r, body as KratosErrorBody) };
+    },
 
     patchIdentityMetadata: (identityId, patch, requestId) => {
       // Whole-object replacement: adding a child under a null metadata object fails in Kratos.

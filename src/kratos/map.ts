@@ -34,6 +34,11 @@ const messageTexts: Partial<Record<number, string>> = {
   4000028: 'An account with this email exists already.',
 };
 
+/** The error Kratos gives for a taken identifier, for answers the gateway works out itself. */
+export function identifierTakenError(identifierPointer: string): FieldError {
+  return { pointer: identifierPointer, code: 'IDENTIFIER_TAKEN', message: messageTexts[4000007]!, kratos: { id: 4000007 } };
+}
+
 /** Kratos node name (`traits.email`) → JSON pointer into our request (`/traits/email`). */
 export function nodeNameToPointer(name: string): string {
   if (name === '' || name === 'csrf_token' || name === 'method') return '';

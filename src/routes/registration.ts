@@ -2,14 +2,16 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { ContinueWith } from '@ory/client';
 import type { FieldConfig, GatewayConfig } from '../config.ts';
 import { afterJobPlan } from '../after-jobs.ts';
-import { forwardedClient, type AppContext } from '../context.ts';
-import { AppError, validationError, type FieldError } from '../errors.ts';
-import { replaySessionJobs, respondWithRedirect, type SessionOutput } from '../flows/after-jobs.ts';
-import { withIdempotency } from '../flows/idempotency.ts';
+import { forwardedClient, requestSignal, type AppContext } from '../context.ts';
+import { AppError, problemResponse, validationError, type FieldError } from '../errors.ts';
+import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
+import { withIdempotency, type SignUpAnswer } from '../flows/idempotency.ts';
+import { resolveLostAnswer } from '../flows/lost-answer.ts';
 import { flowFailure, performRegistration } from '../flows/native-flows.ts';
-import { completeSignUp, rollback, runBeforeServices, type ReportedService } from '../flows/sign-up.ts';
+import { completeSignUp, rollbackIdentity, runBeforeServices, throwIfAborted, withRollback } from '../flows/sign-up.ts';
 import type { TemplateContext } from '../services/template.ts';
-import type { MetadataWrites, RegistrationSubmission } from '../kratos/client.ts';
+import type { ForwardedClient, MetadataWrites, RegistrationResult, RegistrationSubmission } from '../kratos/client.ts';
+import { identifierTakenError } from '../kratos/map.ts';
 import { resolveRedirect } from '../redirect.ts';
 import { createRouter } from '../router.ts';
 import { IdentitySchema, problemContent, SessionSchema } from '../schemas.ts';
@@ -76,8 +78,15 @@ function coerceFormFields(form: Record<string, unknown>, fields: Record<string, 
   return { ...form, fields: out };
 }
 
+/** An identity this request created, and how the gateway learnt of it. */
+type CreatedIdentity = Extract<RegistrationResult, { kind: 'ok' }> & {
+  /** `recovered`: the submit's answer was lost and the identity was found and proven this request's. */
+  how: 'created' | 'recovered';
+};
+
 export function registrationRoutes(config: GatewayConfig) {
   const fields = config.registration.fields;
+  const onLostAnswer = config.registration.on_lost_answer;
   const plan = afterJobPlan(config.selfservice, 'registration');
   const RegistrationRequest = z
     .strictObject({
@@ -134,13 +143,72 @@ export function registrationRoutes(config: GatewayConfig) {
     },
   });
 
-  async function register(c: AppContext, body: RegistrationBody, idempotencyKey: string): Promise<Response> {
+  /**
+   * Creates the identity in Kratos and returns what the sign-up continues with. Throws an
+   * AppError when no identity of this request exists (nothing to undo). A lost answer is
+   * resolved from Kratos first (see flows/lost-answer.ts).
+   */
+  async function createIdentity(c: AppContext, submission: RegistrationSubmission, client: ForwardedClient): Promise<CreatedIdentity> {
+    const log = c.get('log');
+    const { kratos, config: cfg } = c.get('deps');
+    const result = await performRegistration(kratos, submission, client, () =>
+      log.info('registration flow expired between create and submit; retrying with a new flow'),
+    );
+    if (result.kind === 'ok') return { ...result, how: 'created' };
+    if (result.kind !== 'ambiguous') {
+      throwIfAborted(client.signal);
+      throw flowFailure(c, 'registration', result);
+    }
+    log.warn('registration outcome unclear; finding out from Kratos whether the identity exists', { upstream: result.problem });
+    const resolved = await resolveLostAnswer({
+      kratos,
+      submission,
+      client,
+      identifierPointer: cfg.kratos.identifier_pointer,
+      flowIssuedAt: result.flowIssuedAt,
+      answered: result.answered,
+      mayResubmit: !client.signal?.aborted,
+      log,
+    });
+    log.info('lost registration answer resolved', { outcome: resolved.kind, ...('identity' in resolved ? { identity_id: resolved.identity.id } : {}) });
+    switch (resolved.kind) {
+      case 'created':
+        return { ...resolved.result, how: 'created' };
+      case 'ours': {
+        const { identity, login } = resolved;
+        // The session Kratos made with the lost answer has a token nobody holds: revoke it.
+        if (login) {
+          const revoked = await kratos.revokeOtherSessions(login.sessionToken, { ...client, signal: undefined });
+          if (revoked.kind !== 'ok') log.warn('could not revoke the session of the lost answer', { kind: revoked.kind });
+        }
+        return { kind: 'ok', identity, continueWith: [], ...(login ? { session: login.session, sessionToken: login.sessionToken } : {}), how: 'recovered' };
+      }
+      case 'taken':
+        throw validationError([identifierTakenError(cfg.kratos.identifier_pointer)]);
+      case 'not_created':
+        throw flowFailure(c, 'registration', { kind: 'unavailable', problem: result.problem });
+      case 'failed':
+        throw flowFailure(c, 'registration', resolved.result.kind === 'ambiguous' ? { kind: 'unavailable', problem: resolved.result.problem } : resolved.result);
+      case 'unknown':
+        if (result.answered) {
+          // Kratos answered 5xx and cannot be asked now: an outage, in which nothing is created.
+          log.warn('kratos failed the submit and could not confirm that nothing was created', { why: resolved.why });
+          throw flowFailure(c, 'registration', { kind: 'unavailable', problem: result.problem });
+        }
+        log.error('SIGN-UP OUTCOME UNKNOWN: Kratos did not confirm whether the identity was created', { why: resolved.why });
+        c.get('deps').onLeftBehind?.(undefined);
+        throw new AppError(503, 'SIGNUP_OUTCOME_UNKNOWN', undefined, [], { 'Retry-After': '5' });
+    }
+  }
+
+  async function register(c: AppContext, body: RegistrationBody, idempotencyKey: string): Promise<SignUpAnswer> {
     const log = c.get('log');
     // Everything that can refuse the request is checked before anything is called.
     const redirectTo = resolveRedirect(c, plan);
     const delivery = chooseDelivery(c);
     const { metadata, ...submission } = toSubmission(body, fields);
-    const client = await forwardedClient(c);
+    const signal = requestSignal(c);
+    const client: ForwardedClient = { ...(await forwardedClient(c)), signal };
     // What external services may see: never the password.
     const serviceContext: TemplateContext = {
       fields: body.fields ?? {},
@@ -148,39 +216,36 @@ export function registrationRoutes(config: GatewayConfig) {
       request: { id: c.get('requestId'), ip: client.clientIp, user_agent: client.userAgent },
       idempotency_key: idempotencyKey,
     };
-    await runBeforeServices(c, serviceContext);
-    const result = await performRegistration(c.get('deps').kratos, submission, client, () =>
-      log.info('registration flow expired between create and submit; retrying with a new flow'),
-    );
-    switch (result.kind) {
-      case 'ok': {
-        c.set('identityCreated', true);
-        log.info('identity created', { identity_id: result.identity.id, delivery });
-        let reported: ReportedService[];
-        let session: SessionOutput;
-        try {
-          reported = await completeSignUp(c, result.identity, serviceContext, metadata);
-          session = await replaySessionJobs(c, plan, { session: result.session, token: result.sessionToken }, delivery, client);
-        } catch (err) {
-          // Any failure once the identity exists undoes the sign-up, whatever raised it,
-          // unless a rollback already ran (then identityCreated is false, or it failed).
-          if (!c.get('identityCreated') || (err instanceof AppError && err.code === 'ROLLBACK_FAILED')) throw err;
-          log.error('sign-up failed after the identity was created', { identity_id: result.identity.id, error: err });
-          return rollback(c, result.identity.id, 'error after creation', err instanceof AppError ? err : new AppError(500, 'INTERNAL_ERROR'));
-        }
-        return respondWithRedirect(
-          c,
-          {
-            identity: result.identity,
-            ...session,
-            continue_with: clientContinueWith(result.continueWith),
-            ...(reported.length > 0 ? { services: reported } : {}),
-          },
-          redirectTo,
-        );
-      }
-      default:
-        throw flowFailure(c, 'registration', result);
+    await runBeforeServices(c, serviceContext, signal);
+    const created = await createIdentity(c, submission, client);
+    const { identity } = created;
+    log.info('identity created', { identity_id: identity.id, delivery, ...(created.how === 'recovered' ? { recovered: true } : {}) });
+
+    const scoped =
+      created.how === 'recovered' && (onLostAnswer === 'rollback' || (plan.session && !created.sessionToken))
+        ? await rollbackIdentity(c, identity.id, 'lost answer', new AppError(503, 'SIGNUP_ROLLED_BACK', undefined, [], { 'Retry-After': '5' }))
+        : await withRollback(c, identity.id, async () => {
+            const reported = await completeSignUp(c, identity, serviceContext, metadata, signal);
+            const session = await replaySessionJobs(c, plan, { session: created.session, token: created.sessionToken }, delivery, client);
+            throwIfAborted(signal);
+            return respondWithRedirect(
+              c,
+              {
+                identity,
+                ...session,
+                continue_with: clientContinueWith(created.continueWith),
+                ...(reported.length > 0 ? { services: reported } : {}),
+              },
+              redirectTo,
+            );
+          });
+    switch (scoped.kind) {
+      case 'done':
+        return { response: scoped.value, identityExists: true };
+      case 'rolled_back':
+        return { response: problemResponse(c, scoped.answer), identityExists: false };
+      case 'rollback_failed':
+        return { response: problemResponse(c, scoped.answer), identityExists: true };
     }
   }
 

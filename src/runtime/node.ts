@@ -15,8 +15,19 @@ export interface NodeGateway {
   /** The port actually bound (useful with port 0). */
   port: number;
   url: string;
-  /** Stops accepting, waits for in-flight requests (bounded), closes upstream pools. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting and waits for in-flight requests up to `server.shutdown_timeout_ms`; past
+   * that deadline it aborts them, so sign-ups roll back what they created and answer 503, and
+   * gives them `server.shutdown_abort_grace_ms` to do so. Then closes every socket and pool.
+   */
+  close(): Promise<ShutdownReport>;
+}
+
+export interface ShutdownReport {
+  /** Requests still running at the drain deadline, aborted on purpose. */
+  aborted: number;
+  /** Identities (or unknown outcomes) a failed rollback left behind; the process exits 1 if any. */
+  leftBehind: number;
 }
 
 export interface NodeGatewayOptions {
@@ -33,6 +44,8 @@ export async function startNodeGateway(config: GatewayConfig, options: NodeGatew
   const upstream = createUndiciTransport();
   const transport = options.wrapTransport ? options.wrapTransport(upstream.transport) : upstream.transport;
   const kratos = kratosClientFor(config, transport);
+  const shutdown = new AbortController();
+  let leftBehind = 0;
   const app = createApp({
     config,
     kratos,
@@ -40,38 +53,83 @@ export async function startNodeGateway(config: GatewayConfig, options: NodeGatew
     transport,
     ...(options.serviceFunctions ? { serviceFunctions: options.serviceFunctions } : {}),
     peerAddress: (c) => getConnInfo(c).remote.address,
+    shutdownSignal: shutdown.signal,
+    onLeftBehind: () => void leftBehind++,
   });
+  const inFlight = trackInFlight(app.fetch);
   const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: app.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
+    const s = serve({ fetch: inFlight.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;
-  let closing: Promise<void> | undefined;
+  let closing: Promise<ShutdownReport> | undefined;
   return {
     server,
     port,
     url: `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`,
     close: () =>
       (closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          const srv = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
-          // Sockets of drained requests go idle after close() was called; keep closing them,
-          // or keep-alive would hold the server open until its own timeout.
-          const sweep = setInterval(() => srv.closeIdleConnections?.(), 50);
-          const force = setTimeout(() => {
-            // In-flight requests did not finish in time: cut the remaining sockets.
-            srv.closeAllConnections?.();
-          }, config.server.shutdown_timeout_ms);
-          force.unref();
-          server.close(() => {
-            clearInterval(sweep);
-            clearTimeout(force);
-            resolve();
-          });
-          srv.closeIdleConnections?.();
-        });
+        const srv = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Sockets of drained requests go idle after close() was called; keep closing them,
+        // or keep-alive would hold the server open until its own timeout.
+        const sweep = setInterval(() => srv.closeIdleConnections?.(), 50);
+        srv.closeIdleConnections?.();
+        let aborted = 0;
+        if (!(await inFlight.idle(config.server.shutdown_timeout_ms))) {
+          // Cutting the sockets now would leave identities without their after-steps: abort the
+          // work instead, so each sign-up rolls back and its client gets a 503 to retry elsewhere.
+          aborted = inFlight.count();
+          logger.warn('shutdown deadline reached; aborting in-flight requests', { in_flight: aborted });
+          shutdown.abort(new DOMException('the gateway is shutting down', 'AbortError'));
+          if (!(await inFlight.idle(config.server.shutdown_abort_grace_ms))) {
+            logger.error('requests still running after the abort grace; closing their sockets', { in_flight: inFlight.count() });
+          }
+        }
+        // The last answers are written by now or within moments; then nothing may hold the process.
+        const flushed = await Promise.race([closed.then(() => true), sleep(1000).then(() => false)]);
+        if (!flushed) srv.closeAllConnections?.();
+        clearInterval(sweep);
         await upstream.close();
+        if (leftBehind > 0) logger.error('shutdown left identities behind (see ROLLBACK FAILED lines)', { count: leftBehind });
+        return { aborted, leftBehind };
       })()),
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Counts requests inside the app, so shutdown knows when they are done. */
+function trackInFlight(fetch: (req: Request, env?: unknown) => Response | Promise<Response>) {
+  let count = 0;
+  let waiters: Array<() => void> = [];
+  return {
+    count: () => count,
+    fetch: async (req: Request, env?: unknown): Promise<Response> => {
+      count++;
+      try {
+        return await fetch(req, env);
+      } finally {
+        if (--count === 0) for (const wake of waiters.splice(0)) wake();
+      }
+    },
+    /** True once nothing is in flight, false if `ms` pass first. */
+    idle: (ms: number): Promise<boolean> =>
+      count === 0
+        ? Promise.resolve(true)
+        : new Promise<boolean>((resolve) => {
+            const wake = () => {
+              clearTimeout(timer);
+              resolve(true);
+            };
+            const timer = setTimeout(() => {
+              waiters = waiters.filter((w) => w !== wake);
+              resolve(false);
+            }, ms);
+            waiters.push(wake);
+          }),
   };
 }
 
@@ -92,7 +150,7 @@ async function main(): Promise<void> {
   logger.info('listening', { url: gateway.url, kratos_public_url: config.kratos.public_url });
   const stop = (signal: string) => {
     logger.info('shutting down', { signal });
-    void gateway.close().then(() => process.exit(0));
+    void gateway.close().then((report) => process.exit(report.leftBehind > 0 ? 1 : 0));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

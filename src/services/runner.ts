@@ -93,7 +93,7 @@ export interface StageResult {
 /** Runs the configured services; built once at start. */
 export interface ServiceRunner {
   /** Runs a stage's services step by step (a step is one service or one concurrent group). */
-  runStage(stage: Stage, ctx: TemplateContext, meta: { idempotencyKey: string; requestId: string }): Promise<StageResult>;
+  runStage(stage: Stage, ctx: TemplateContext, meta: { idempotencyKey: string; requestId: string; signal?: AbortSignal | undefined }): Promise<StageResult>;
   /** Runs one configured service with its retries (the retry-later queue uses this). */
   runService(call: ServiceCall): Promise<ServiceRun>;
 }
@@ -191,6 +191,7 @@ function isOutcome(value: unknown): value is ServiceOutcome {
 }
 
 const timedOut = Symbol('timed out');
+const aborted = Symbol('aborted');
 
 /** Builds the runner once at start; it throws if a `function:` service has no function. */
 export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
@@ -206,7 +207,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
     throw new Error(`no function registered for service(s): ${unregistered.map((s) => `${s.name} (function: ${s.function})`).join(', ')}`);
   }
 
-  async function attemptHttp(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, attemptId: string): Promise<Attempt> {
+  async function attemptHttp(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, attemptId: string, signal: AbortSignal | undefined): Promise<Attempt> {
     const http = service.http!;
     let url: URL;
     let body: string | undefined;
@@ -235,8 +236,10 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
         headers,
         ...(body !== undefined ? { body } : {}),
         timeoutMs: service.timeout_ms,
+        signal,
       });
     } catch (err) {
+      if (err instanceof TransportError && err.aborted) return { outcome: { kind: 'failed', reason: 'aborted', retryable: false } };
       if (err instanceof TransportError) {
         return { outcome: { kind: 'failed', reason: err.timedOut ? 'timed out' : 'unreachable', retryable: true } };
       }
@@ -262,19 +265,29 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
     return { outcome: { kind: 'failed', reason: `HTTP ${res.status}`, retryable: false } };
   }
 
-  async function attemptFunction(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, attemptId: string, log: Logger): Promise<Attempt> {
+  async function attemptFunction(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, attemptId: string, signal: AbortSignal | undefined): Promise<Attempt> {
     const fn = functions[service.function!]!;
     const controller = new AbortController();
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<typeof timedOut>((resolve) => {
+    let onAbort: (() => void) | undefined;
+    const deadline = new Promise<typeof timedOut | typeof aborted>((resolve) => {
       timer = setTimeout(() => resolve(timedOut), service.timeout_ms);
+      if (signal) {
+        onAbort = () => resolve(aborted);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
     });
     try {
+      if (signal?.aborted) return { outcome: { kind: 'failed', reason: 'aborted', retryable: false } };
       // structuredClone: a function must not change the context the next service sees.
       const result = await Promise.race([
         fn(structuredClone(ctx), { idempotencyKey, attemptRequestId: attemptId, signal: controller.signal }),
         deadline,
       ]);
+      if (result === aborted) {
+        controller.abort(signal?.reason);
+        return { outcome: { kind: 'failed', reason: 'aborted', retryable: false } };
+      }
       if (result === timedOut) {
         controller.abort(new DOMException('service timed out', 'TimeoutError'));
         return { outcome: { kind: 'failed', reason: 'timed out', retryable: true } };
@@ -289,6 +302,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
       return { outcome: { kind: 'failed', reason: `function threw ${err instanceof Error ? err.name : typeof err}`, retryable: true } };
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -307,7 +321,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
     };
   }
 
-  async function runOne(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, log: Logger): Promise<ServiceRun> {
+  async function runOne(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, log: Logger, signal?: AbortSignal): Promise<ServiceRun> {
     const startedAt = now();
     let attempts = 0;
     let last: Attempt;
@@ -316,8 +330,8 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
       const attemptId = newId();
       const t0 = now();
       last = service.http
-        ? await attemptHttp(service, ctx, idempotencyKey, attemptId)
-        : await attemptFunction(service, ctx, idempotencyKey, attemptId, log);
+        ? await attemptHttp(service, ctx, idempotencyKey, attemptId, signal)
+        : await attemptFunction(service, ctx, idempotencyKey, attemptId, signal);
       const o = last.outcome;
       // Never headers, URL or bodies: they may carry secrets and personal data.
       log.debug('service attempt', {
@@ -328,7 +342,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
         ...(o.kind === 'failed' ? { reason: o.reason } : {}),
         duration_ms: now() - t0,
       });
-      if (o.kind !== 'failed' || !o.retryable || attempts > service.retries) break;
+      if (o.kind !== 'failed' || !o.retryable || attempts > service.retries || signal?.aborted) break;
       // Full jitter (AWS's "exponential backoff and jitter"): spreads retries of many
       // sign-ups hitting one recovering service.
       let delay = Math.floor(random() * service.retry_backoff_ms * 2 ** (attempts - 1));
@@ -341,6 +355,10 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
         delay = Math.max(delay, last.retryAfterMs);
       }
       await sleep(delay);
+      if (signal?.aborted) {
+        last = { outcome: { kind: 'failed', reason: 'aborted', retryable: false } };
+        break;
+      }
     }
     const outcome = withMetadata(service, last.outcome, log);
     const run: ServiceRun = {
@@ -412,13 +430,13 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
       const skipped: string[] = [];
       let verdict: StageVerdict = { kind: 'proceed' };
       for (const step of steps) {
-        if (verdict.kind !== 'proceed') {
+        if (verdict.kind !== 'proceed' || meta.signal?.aborted) {
           skipped.push(...step.map((s) => s.name));
           continue;
         }
         // One concurrent group: all run at once and all finish, so the step takes as long
         // as its slowest service and every outcome is known.
-        const runs = await Promise.all(step.map((s) => runOne(s, ctx, meta.idempotencyKey, log)));
+        const runs = await Promise.all(step.map((s) => runOne(s, ctx, meta.idempotencyKey, log, meta.signal)));
         outcomes.push(...runs);
         verdict = verdictOf(runs);
       }

@@ -29,6 +29,8 @@ export interface FakeKratos {
   /** Scripted answers for the next submit calls, in order (then the default). */
   submitAnswers: FakeAnswer[];
   ready: boolean;
+  /** What the admin identity lookup (`?credentials_identifier=`) finds. */
+  identities: Array<Record<string, unknown>>;
   /** Makes the transport throw (a bug-like, non-transport error) for matching requests. */
   throwOn?: ((req: HttpRequest) => boolean) | undefined;
 }
@@ -40,6 +42,7 @@ export function createFakeKratos(): FakeKratos {
     createAnswers: [],
     submitAnswers: [],
     ready: true,
+    identities: [],
   };
   let flowCounter = 0;
   const app = new Hono();
@@ -61,6 +64,10 @@ export function createFakeKratos(): FakeKratos {
     const scripted = fake.submitAnswers.shift();
     if (scripted && scripted !== 'network-error') return answer(c, scripted);
     return c.json(fixture('registration-success') as object);
+  });
+  app.get('/admin/identities', (c) => {
+    const identifier = c.req.query('credentials_identifier');
+    return c.json(fake.identities.filter((i) => (i.traits as { email?: unknown } | undefined)?.email === identifier));
   });
   app.patch('/admin/identities/:id', (c) => c.json({ id: c.req.param('id') }));
   app.delete('/admin/identities/:id', (c) => c.body(null, 204));

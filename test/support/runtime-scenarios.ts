@@ -8,7 +8,7 @@ import { startStandIn, type StandIn } from './stand-in.ts';
  */
 export interface RuntimeGateway {
   url: string;
-  close(): Promise<void>;
+  close(): Promise<unknown>;
   /** Evidence that the runtime's Idempotency-Key store was used (e.g. Durable Object storage). */
   idempotencyEvidence?: () => Promise<boolean>;
 }

@@ -20,6 +20,8 @@ export interface StandIn {
   url: string;
   calls: StandInCall[];
   callsTo(path: string): StandInCall[];
+  /** Calls to `path` that arrived, answered or not yet. */
+  arrivals(path: string): number;
   /** Sets how `path` answers (default: 200 `{}`). */
   on(path: string, handler: StandInHandler): void;
   reset(): void;
@@ -29,9 +31,11 @@ export interface StandIn {
 export async function startStandIn(): Promise<StandIn> {
   const handlers = new Map<string, StandInHandler>();
   const calls: StandInCall[] = [];
+  const arrived = new Map<string, number>();
   const app = new Hono();
   app.all('*', async (c: Context) => {
     const startedAt = Date.now();
+    arrived.set(c.req.path, (arrived.get(c.req.path) ?? 0) + 1);
     const headers: Record<string, string> = {};
     c.req.raw.headers.forEach((v, k) => (headers[k] = v));
     const text = await c.req.text();
@@ -51,10 +55,12 @@ export async function startStandIn(): Promise<StandIn> {
     url: `http://127.0.0.1:${port}`,
     calls,
     callsTo: (path) => calls.filter((c) => c.path === path),
+    arrivals: (path) => arrived.get(path) ?? 0,
     on: (path, handler) => void handlers.set(path, handler),
     reset: () => {
       handlers.clear();
       calls.length = 0;
+      arrived.clear();
     },
     close: () => new Promise((r) => server.close(() => r())),
   };
