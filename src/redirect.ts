@@ -21,7 +21,8 @@ export function resolveRedirect(c: AppContext, plan: AfterJobPlan): string | und
   };
   if (!parsed.ok) throw refuse(parsed.reason);
   if (parsed.value === undefined) return plan.redirect.redirectTo;
-  const checked = checkReturnTo(parsed.value, c.get('returnToPolicy'));
+  // A relative path (`/dashboard`) lands on redirect_to's origin, as in Kratos; then the allow-list applies.
+  const checked = checkReturnTo(parsed.value, c.get('returnToPolicy'), { relativeTo: plan.redirect.redirectTo });
   if (!checked.ok) throw refuse(checked.reason);
   return checked.url;
 }

@@ -201,8 +201,58 @@ function matchesRule(url: URL, rule: AllowRule): boolean {
 
 export type ReturnToCheck = { ok: true; url: string } | { ok: false; reason: string };
 
-/** Checks one candidate; on success `url` is the re-serialised WHATWG URL (never the raw input). */
-export function checkReturnTo(raw: string, policy: ReturnToPolicy): ReturnToCheck {
+export interface ReturnToCheckOptions {
+  /** The redirect job's `redirect_to`: a relative `return_to` path is resolved on its origin. */
+  relativeTo?: string | undefined;
+}
+
+// A path-absolute reference as honest clients write it: "/" alone, or "/" and then a character
+// that cannot start an authority (browsers read `//evil.com` and `/\evil.com` as another host).
+const RELATIVE_PATH = /^\/(?![/\\])/;
+
+// Two leading slashes or backslashes in any mix: a protocol-relative reference to another host.
+const PROTOCOL_RELATIVE = /^[/\\]{2}/;
+
+// A `.` or `..` segment (also `..;`, a dot segment for some servers).
+const DOT_SEGMENT = /^\.\.?(?:;|$)/;
+
+/**
+ * Makes a relative `return_to` path absolute on the origin of `relativeTo`, as Kratos does
+ * (`x.SecureRedirectTo` fills in the scheme and host of its default return URL). Only the raw
+ * text is checked here; the absolute result then takes every check an absolute `return_to` does.
+ */
+function resolveRelative(raw: string, relativeTo: string | undefined): ReturnToCheck {
+  if (relativeTo === undefined) {
+    return { ok: false, reason: 'return_to is a relative path, but the redirect job has no redirect_to to resolve it against' };
+  }
+  let origin: string;
+  try {
+    const base = new URL(relativeTo);
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new Error('not a web URL');
+    origin = base.origin;
+  } catch {
+    return { ok: false, reason: 'return_to is a relative path, but redirect_to is not an http(s) URL to resolve it against' };
+  }
+  if (FORBIDDEN_CHARS.test(raw)) return { ok: false, reason: 'return_to contains whitespace, control characters or backslashes' };
+  // The URL parser would fold these away; a path written by an honest client has none.
+  const path = raw.split(/[?#]/, 1)[0] ?? '';
+  if (path.split('/').some((segment) => DOT_SEGMENT.test(segment))) return { ok: false, reason: 'return_to has a "." or ".." segment' };
+  // The origin has no path and `raw` starts with one "/", so the authority stays the origin's.
+  return { ok: true, url: `${origin}${raw}` };
+}
+
+/**
+ * Checks one candidate; on success `url` is the re-serialised WHATWG URL (never the raw input).
+ * A relative path (`/dashboard`) is made absolute on the origin of `options.relativeTo` first.
+ */
+export function checkReturnTo(input: string, policy: ReturnToPolicy, options: ReturnToCheckOptions = {}): ReturnToCheck {
+  if (PROTOCOL_RELATIVE.test(input)) return { ok: false, reason: 'return_to is a protocol-relative reference (//host)' };
+  let raw = input;
+  if (RELATIVE_PATH.test(input)) {
+    const resolved = resolveRelative(input, options.relativeTo);
+    if (!resolved.ok) return resolved;
+    raw = resolved.url;
+  }
   // Named first so the log says `javascript:` rather than whichever later rule it also breaks.
   const scheme = `${/^([A-Za-z][A-Za-z0-9+.-]*):/.exec(raw)?.[1]?.toLowerCase()}:`;
   if (NEVER_ALLOWED_SCHEMES.has(scheme)) return { ok: false, reason: `return_to uses the forbidden scheme ${scheme}` };

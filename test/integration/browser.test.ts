@@ -2,11 +2,12 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExamplePage, type ExamplePage } from '../../scripts/example-page.ts';
+import { chromiumPath } from '../support/chromium.ts';
 import { identitiesByEmail, startTestGateway, uniqueEmail, type TestGateway } from '../support/gateway.ts';
 
-// Debian's chromium, installed by scripts/install-browser.sh (run by .ci/run). Playwright's
-// own browser download cannot work here, so playwright-core drives the system browser.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+// Debian's chromium, installed by the integration global setup when missing (or CHROMIUM_PATH).
+// Playwright's own browser download cannot work here, so playwright-core drives the system browser.
+const CHROMIUM = chromiumPath();
 
 let gateway: TestGateway;
 let page: ExamplePage;
@@ -14,7 +15,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`No browser at ${CHROMIUM}. Run scripts/install-browser.sh (Debian's chromium), or set CHROMIUM_PATH.`);
+    throw new Error(`No browser at ${CHROMIUM}, although the integration setup (test/support/chromium.ts) checks for one. Run scripts/install-browser.sh (Debian's chromium), or set CHROMIUM_PATH.`);
   }
   page = await startExamplePage(() => gateway.url);
   gateway = await startTestGateway({

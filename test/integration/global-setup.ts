@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startKratos, type KratosInstance } from '../../scripts/kratos.ts';
+import { ensureChromiumForTests } from '../support/chromium.ts';
 import { recordingHookOverlay, startHookRecorder } from '../support/hook-recorder.ts';
 
 /**
@@ -55,6 +56,16 @@ async function local(env: Record<string, string> = {}, overlay?: Record<string, 
 
 export default async function setup(project: TestProject) {
   const started: KratosInstance[] = [];
+  // The browser test (integration project) needs Chromium: installed from apt when missing,
+  // while Kratos builds and starts. A failure is printed at once and thrown once Kratos is
+  // up, so the Kratos processes are stopped rather than left behind.
+  const browser: Promise<unknown> =
+    project.name === 'integration'
+      ? ensureChromiumForTests().then(
+          () => undefined,
+          (err: unknown) => (console.error(`chromium: ${(err as Error).message}`), err),
+        )
+      : Promise.resolve(undefined);
   // The main Kratos calls this recorder from a real web_hook on every registration. An
   // external Kratos must be configured with the same hook (KRATOS_HOOK_RECORDER_URL names
   // where it reports) for the transient_payload test.
@@ -71,6 +82,12 @@ export default async function setup(project: TestProject) {
         ]!,
     ),
   ]);
+  const browserProblem = await browser;
+  if (browserProblem !== undefined) {
+    await Promise.all(started.map((k) => k.stop()));
+    await recorder.close();
+    throw browserProblem;
+  }
   project.provide('kratos', { publicUrl: main.publicUrl, adminUrl: main.adminUrl });
   project.provide('kratosShortLifespan', { publicUrl: short.publicUrl, adminUrl: short.adminUrl });
   project.provide('hookRecorderUrl', recorderUrl);

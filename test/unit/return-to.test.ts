@@ -160,10 +160,99 @@ describe('checkReturnTo: hostile inputs', () => {
   });
 
   it('explains the refusal', () => {
-    expect(check('//evil.com')).toEqual({ ok: false, reason: 'return_to is not an absolute URL' });
+    expect(check('//evil.com')).toEqual({ ok: false, reason: 'return_to is a protocol-relative reference (//host)' });
+    expect(check('dashboard')).toEqual({ ok: false, reason: 'return_to is not an absolute URL' });
+    expect(check('/dashboard')).toEqual({ ok: false, reason: 'return_to is a relative path, but the redirect job has no redirect_to to resolve it against' });
     expect(check('https://user@app.example.com/app')).toEqual({ ok: false, reason: 'return_to contains credentials' });
     expect(check('javascript:alert(1)')).toEqual({ ok: false, reason: 'return_to uses the forbidden scheme javascript:' });
     expect(check('https://evil.com/')).toEqual({ ok: false, reason: 'return_to is not in the allow-list' });
+  });
+});
+
+describe('checkReturnTo: relative paths', () => {
+  // As Kratos does: a relative return_to lands on the origin of the redirect job's redirect_to.
+  const relativeTo = 'https://app.example.com/app/welcome?from=config#x';
+  const relative = (raw: string, base: string | undefined = relativeTo) => checkReturnTo(raw, policy, { relativeTo: base });
+
+  it.each([
+    ['a path under the allowed prefix', '/app/dashboard', 'https://app.example.com/app/dashboard'],
+    ['the prefix itself', '/app', 'https://app.example.com/app'],
+    ['query and fragment kept', '/app/x?tab=1&b=%2F#top', 'https://app.example.com/app/x?tab=1&b=%2F#top'],
+    ['"@" in the path stays a path', '/app/@evil.com', 'https://app.example.com/app/@evil.com'],
+    ['":" in the path stays a path', '/app/https:evil.com', 'https://app.example.com/app/https:evil.com'],
+    ['non-ASCII is percent-encoded', '/app/é', 'https://app.example.com/app/%C3%A9'],
+  ])('resolves %s: %j', (_name, raw, expected) => {
+    expect(relative(raw)).toEqual({ ok: true, url: expected });
+  });
+
+  it('uses only the origin of redirect_to (scheme, host, port), never its path or query', () => {
+    expect(relative('/console/users', 'https://admin.example.net:8443/elsewhere?q=1')).toEqual({ ok: true, url: 'https://admin.example.net:8443/console/users' });
+    expect(relative('/', 'http://127.0.0.1:3000/after-signup')).toEqual({ ok: true, url: 'http://127.0.0.1:3000/' });
+  });
+
+  it('applies the allow-list to the resolved URL unchanged', () => {
+    expect(relative('/dashboard')).toEqual({ ok: false, reason: 'return_to is not in the allow-list' });
+    expect(relative('/apple')).toEqual({ ok: false, reason: 'return_to is not in the allow-list' });
+    expect(relative('/')).toEqual({ ok: false, reason: 'return_to is not in the allow-list' });
+    // redirect_to itself need not be allowed, but nothing is allowed through it either.
+    expect(relative('/app', 'https://evil.com/')).toEqual({ ok: false, reason: 'return_to is not in the allow-list' });
+  });
+
+  it('refuses a relative path when there is no http(s) redirect_to to resolve it against', () => {
+    expect(checkReturnTo('/app', policy, { relativeTo: undefined })).toEqual({ ok: false, reason: 'return_to is a relative path, but the redirect job has no redirect_to to resolve it against' });
+    expect(checkReturnTo('/app', policy)).toEqual({ ok: false, reason: 'return_to is a relative path, but the redirect job has no redirect_to to resolve it against' });
+    expect(relative('/app', 'myapp://callback')).toEqual({ ok: false, reason: 'return_to is a relative path, but redirect_to is not an http(s) URL to resolve it against' });
+  });
+
+  const hostile: [string, string][] = [
+    ['protocol-relative', '//evil.com'],
+    ['protocol-relative to the allowed host', '//app.example.com/app'],
+    ['triple slash', '///evil.com'],
+    ['slash backslash', '/\\evil.com'],
+    ['backslash slash', '\\/evil.com'],
+    ['two backslashes', '\\\\evil.com'],
+    ['one backslash', '\\app'],
+    ['backslash later in the path', '/app\\..\\evil'],
+    ['tab between the slashes', '/\t/evil.com'],
+    ['newline between the slashes', '/\n/evil.com'],
+    ['NUL after the slash', '/\u0000/evil.com'],
+    ['space between the slashes', '/ /evil'],
+    ['leading space', ' /app'],
+    ['trailing space', '/app '],
+    ['no-break space', '/app/\u00a0'],
+    ['dot-dot then empty segment', '/..//evil.com'],
+    ['dot-dot out of the prefix', '/app/../admin'],
+    ['dot-dot at the end', '/app/..'],
+    ['single dot', '/./app'],
+    ['semicolon dot-dot', '/app/..;/admin'],
+    ['encoded slashes', '/%2F%2Fevil.com'],
+    ['lower-case encoded slashes', '/%2f%2fevil.com'],
+    ['encoded backslash', '/%5cevil.com'],
+    ['upper-case encoded backslash', '/%5C%5Cevil.com'],
+    ['half-encoded dot-dot', '/.%2e/'],
+    ['encoded dot-dot', '/app/%2e%2e/admin'],
+    ['double-encoded slash', '/%252f%252fevil.com'],
+    ['encoded CRLF', '/app/%0d%0aSet-Cookie:x'],
+    ['empty segment inside', '/app//evil.com'],
+    ['overlong once resolved', `/app/${'a'.repeat(2040)}`],
+    ['relative name', 'app/dashboard'],
+    ['dot-relative', './app'],
+    ['query only', '?next=/app'],
+    ['fragment only', '#/app'],
+  ];
+
+  it.each(hostile)('refuses %s: %j', (_name, raw) => {
+    const result = relative(raw);
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.reason).toMatch(/^return_to /);
+  });
+
+  it('says why the hostile relative forms are refused', () => {
+    expect(relative('//evil.com')).toEqual({ ok: false, reason: 'return_to is a protocol-relative reference (//host)' });
+    expect(relative('/\\evil.com')).toEqual({ ok: false, reason: 'return_to is a protocol-relative reference (//host)' });
+    expect(relative('/\t/evil.com')).toEqual({ ok: false, reason: 'return_to contains whitespace, control characters or backslashes' });
+    expect(relative('/..//evil.com')).toEqual({ ok: false, reason: 'return_to has a "." or ".." segment' });
+    expect(relative('/%2F%2Fevil.com')).toEqual({ ok: false, reason: 'return_to has an encoded ".", "/", "\\", "%" or control character in its path' });
   });
 });
 
