@@ -108,6 +108,18 @@ export const configSchema = z
          * Unset: the connection's address on Node, CF-Connecting-IP on Workers.
          */
         client_ip_header: z.string().toLowerCase().optional(),
+        // Slow and stuck clients (enforced on Node; on Workers, Cloudflare's edge handles them).
+        /** The request line and headers must arrive within this, from the first byte. */
+        headers_timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
+        /**
+         * The whole request, headers and body, must arrive within this, from the first byte.
+         * Only receipt counts: the time the gateway takes to answer does not.
+         */
+        request_timeout_ms: z.number().int().min(100).max(300_000).default(20_000),
+        /** An idle keep-alive connection is closed after this. */
+        keep_alive_timeout_ms: z.number().int().min(100).max(600_000).default(5_000),
+        /** Largest request line + headers; more is a 431. */
+        max_header_bytes: z.number().int().min(1024).max(65_536).default(16_384),
       })
       .strict()
       .prefault({}),
@@ -172,6 +184,10 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.server.headers_timeout_ms > cfg.server.request_timeout_ms) {
+      // The headers are part of the request; Node refuses this combination too.
+      ctx.addIssue({ code: 'custom', path: ['server', 'headers_timeout_ms'], message: 'must not be greater than server.request_timeout_ms' });
+    }
     if ((cfg.session.delivery === 'cookie' || cfg.session.client_choice) && cfg.secrets.session.length === 0) {
       ctx.addIssue({ code: 'custom', path: ['secrets', 'session'], message: 'is required when sessions can be delivered as cookies' });
     }

@@ -8,6 +8,7 @@ import type { ServiceFunction } from '../services/runner.ts';
 import { kratosClientFor } from '../kratos/client.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { loadConfigFile } from './node-config.ts';
+import { answerClientErrors, nodeServerOptions } from './node-server-limits.ts';
 import { createUndiciTransport } from './node-transport.ts';
 
 export interface NodeGateway {
@@ -58,7 +59,8 @@ export async function startNodeGateway(config: GatewayConfig, options: NodeGatew
   });
   const inFlight = trackInFlight(app.fetch);
   const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: inFlight.fetch, hostname: config.server.host, port: config.server.port }, () => resolve(s));
+    const s = serve({ fetch: inFlight.fetch, hostname: config.server.host, port: config.server.port, serverOptions: nodeServerOptions(config.server) }, () => resolve(s));
+    answerClientErrors(s, logger);
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.server.port;

@@ -46,6 +46,29 @@ describe('parseConfig', () => {
     expect(problemsOf({ ...minimal, registration: { fields: { n: { type: 'number', min: 5, max: 1 } } } })).toEqual(['registration.fields.n.min: is greater than max']);
   });
 
+  it('defaults the slow-client limits to seconds, not minutes', () => {
+    expect(parseConfig(minimal).server).toMatchObject({
+      headers_timeout_ms: 10_000,
+      request_timeout_ms: 20_000,
+      keep_alive_timeout_ms: 5_000,
+      max_header_bytes: 16_384,
+    });
+  });
+
+  it('bounds the slow-client limits and names the key', () => {
+    expect(
+      problemsOf({ ...minimal, server: { headers_timeout_ms: 0, request_timeout_ms: 3_600_000, keep_alive_timeout_ms: 1.5, max_header_bytes: 100 } }),
+    ).toEqual([
+      expect.stringMatching(/^server\.headers_timeout_ms: .*100/),
+      expect.stringMatching(/^server\.request_timeout_ms: .*300000/),
+      expect.stringMatching(/^server\.keep_alive_timeout_ms: .*int/),
+      expect.stringMatching(/^server\.max_header_bytes: .*1024/),
+    ]);
+    expect(problemsOf({ ...minimal, server: { headers_timeout_ms: 5000, request_timeout_ms: 4000 } })).toEqual([
+      'server.headers_timeout_ms: must not be greater than server.request_timeout_ms',
+    ]);
+  });
+
   it('requires the kratos section', () => {
     expect(problemsOf({})).toEqual([expect.stringMatching(/^kratos: /)]);
   });
