@@ -1,6 +1,7 @@
 import type { ServerType } from '@hono/node-server';
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { GatewayConfig } from '../config.ts';
@@ -22,7 +23,56 @@ export function nodeServerOptions(server: GatewayConfig['server']): ServerOption
     keepAliveTimeout: server.keep_alive_timeout_ms,
     maxHeaderSize: server.max_header_bytes,
     connectionsCheckingInterval: connectionsCheckingIntervalFor(server),
+    // A request without Host reaches the request listener, which answers it in problem+json
+    // (Node's own check would write an empty 400).
+    requireHostHeader: false,
   };
+}
+
+/**
+ * The node:http server for `serve({ createServer })`: @hono/node-server's listener, but a
+ * request it cannot turn into a web Request (no or bad Host, backslash in the path, bad URL)
+ * gets a problem+json 400 instead of an empty one; an `Expect` other than 100-continue a 417.
+ */
+export function createProblemServer(fetch: (req: Request) => Response | Promise<Response>, hostname: string, logger: Logger) {
+  return (options: ServerOptions): Server => {
+    const listener = getRequestListener(fetch, {
+      hostname,
+      errorHandler: (err) => {
+        const requestId = randomUUID();
+        // The error's message names only which check failed, never the request's content.
+        logger.info('request refused before routing', { reason: err instanceof Error ? err.message.slice(0, 80) : 'unknown', request_id: requestId });
+        return problemFetchResponse(400, 'MALFORMED_REQUEST', requestId);
+      },
+    });
+    const server = createServer(options, (req, res) => {
+      // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check answers with an empty 400.
+      if (req.httpVersion === '1.1' && req.headers.host === undefined) return writeProblem(res, 400, 'MALFORMED_REQUEST');
+      void listener(req, res);
+    });
+    server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => writeProblem(res, 417, 'EXPECTATION_FAILED'));
+    return server;
+  };
+}
+
+function writeProblem(res: ServerResponse, status: ContentfulStatusCode, code: ErrorCode): void {
+  const requestId = randomUUID();
+  const body = JSON.stringify(toProblem(new AppError(status, code), requestId));
+  res.writeHead(status, {
+    'Content-Type': 'application/problem+json',
+    'Content-Length': String(new TextEncoder().encode(body).length),
+    'X-Request-Id': requestId,
+    'Cache-Control': 'no-store',
+    Connection: 'close',
+  });
+  res.end(body);
+}
+
+function problemFetchResponse(status: ContentfulStatusCode, code: ErrorCode, requestId: string): Response {
+  return new Response(JSON.stringify(toProblem(new AppError(status, code), requestId)), {
+    status,
+    headers: { 'content-type': 'application/problem+json', 'x-request-id': requestId, 'cache-control': 'no-store' },
+  });
 }
 
 /**

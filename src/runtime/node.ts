@@ -8,7 +8,8 @@ import type { ServiceFunction } from '../services/runner.ts';
 import { kratosClientFor } from '../kratos/client.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { loadConfigFile } from './node-config.ts';
-import { answerClientErrors, nodeServerOptions } from './node-server-limits.ts';
+import { answerClientErrors, createProblemServer, nodeServerOptions } from './node-server-limits.ts';
+import type { createServer } from 'node:http';
 import { createUndiciTransport } from './node-transport.ts';
 
 export interface NodeGateway {
@@ -59,7 +60,16 @@ export async function startNodeGateway(config: GatewayConfig, options: NodeGatew
   });
   const inFlight = trackInFlight(app.fetch);
   const server = await new Promise<ServerType>((resolve) => {
-    const s = serve({ fetch: inFlight.fetch, hostname: config.server.host, port: config.server.port, serverOptions: nodeServerOptions(config.server) }, () => resolve(s));
+    const s = serve(
+      {
+        fetch: inFlight.fetch,
+        hostname: config.server.host,
+        port: config.server.port,
+        serverOptions: nodeServerOptions(config.server),
+        createServer: createProblemServer(inFlight.fetch, config.server.host, logger) as unknown as typeof createServer,
+      },
+      () => resolve(s),
+    );
     answerClientErrors(s, logger);
   });
   const address = server.address();

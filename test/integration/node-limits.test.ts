@@ -304,6 +304,25 @@ describe("Node's own HTTP errors are problem+json (Node)", () => {
     expect(gw.logs.join('\n')).not.toContain('bbbbbbbb');
   });
 
+  it.each([
+    ['an HTTP/1.1 request without Host', 'GET /health/alive HTTP/1.1\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+    ['a backslash in the path', 'GET /health\\alive HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+    ['a Host that is not a host', 'GET /health/alive HTTP/1.1\r\nHost: a b@c\r\nConnection: close\r\n\r\n', 400, 'MALFORMED_REQUEST'],
+    ['an Expect other than 100-continue', 'POST /v1/login HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: teapot\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}', 417, 'EXPECTATION_FAILED'],
+  ])('answers %s in problem+json too', async (_name, request, status, code) => {
+    const client = await RawClient.open(gw.port);
+    try {
+      client.write(request);
+      const res = await client.response(TOLERANCE_MS);
+      expect(res.status).toBe(status);
+      expect(res.headers['content-type']).toBe('application/problem+json');
+      expect(res.body).toMatchObject({ status, code, request_id: expect.stringMatching(/^[0-9a-f-]{36}$/), errors: [] });
+      expect(res.headers['x-request-id']).toBe(res.body.request_id);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('still serves headers under server.max_header_bytes', async () => {
     const res = await fetch(`${gw.url}/health/alive`, { headers: { 'x-big': 'c'.repeat(MAX_HEADER_BYTES / 2) } });
     expect(res.status).toBe(200);
