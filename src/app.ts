@@ -3,6 +3,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import { bodyProblem } from './body.ts';
 import type { AppDeps, AppEnv } from './context.ts';
 import { AppError, problemResponse } from './errors.ts';
 import { originGuard } from './csrf.ts';
@@ -132,14 +133,7 @@ export function createApp(deps: AppDeps) {
     }
     if (err instanceof HTTPException) {
       // Raised by Hono's validator (unparseable JSON) and zod-openapi's media-type gate.
-      const mapped =
-        err.status === 400
-          ? new AppError(400, 'INVALID_JSON')
-          : err.status === 413
-            ? new AppError(413, 'PAYLOAD_TOO_LARGE')
-            : err.status === 415
-              ? new AppError(415, 'UNSUPPORTED_MEDIA_TYPE')
-              : null;
+      const mapped = bodyProblem(c, err);
       if (mapped) return problemResponse(c, mapped);
     }
     (c.get('log') ?? logger).error('unhandled error', { error: err });

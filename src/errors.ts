@@ -10,6 +10,7 @@ export const errorCodes = {
   // request level
   VALIDATION_FAILED: 'One or more values in the request are invalid.',
   INVALID_JSON: 'The request body is not valid JSON.',
+  INVALID_BODY: 'The request body could not be parsed.',
   UNSUPPORTED_MEDIA_TYPE: 'The request body must be sent as application/json.',
   PAYLOAD_TOO_LARGE: 'The request body is too large.',
   REQUEST_TIMEOUT: 'The request was not received in time; the connection was closed. Send it again.',

@@ -91,22 +91,40 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
 
 type Issue = z.core.$ZodIssue;
 
+// Names the schemas declare (config field names, `traits`, `password`, …) all look like this.
+const plainName = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * The part of an issue path that can be shown: it stops before the first segment that is not a
+ * plain name or an index. Paths from our strict schemas only hold declared names; this keeps a
+ * client-chosen key (a record key, say) out of a pointer should a schema ever report one.
+ */
+function shownPath(path: readonly PropertyKey[]): PropertyKey[] {
+  const end = path.findIndex((p) => !(typeof p === 'number' || (typeof p === 'string' && plainName.test(p))));
+  return end === -1 ? [...path] : path.slice(0, end);
+}
+
 /**
  * Turns zod issues into field errors with our codes and user-facing messages. `input` is the
  * parsed body, used to tell a missing value from a value of the wrong type.
+ *
+ * Nothing the client sent is echoed: not values, and not the names of properties the schema
+ * does not declare. A key is client-chosen text like any value (a JSON body sent as a form
+ * turns the whole JSON, password included, into one field name), so an unknown property is
+ * reported at its parent object without its name.
  */
 export function zodIssuesToFieldErrors(issues: readonly Issue[], input: unknown, base: PropertyKey[] = []): FieldError[] {
   const out: FieldError[] = [];
   for (const issue of issues) {
     const path = [...base, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) {
-        out.push({ pointer: toPointer([...path, key]), code: 'UNKNOWN_FIELD', message: 'is not allowed' });
-      }
+      const n = issue.keys.length;
+      const message = n === 1 ? 'contains a property that is not allowed' : `contains ${n} properties that are not allowed`;
+      out.push({ pointer: toPointer(shownPath(path)), code: 'UNKNOWN_FIELD', message });
       continue;
     }
     const [code, message] = describeIssue(issue, valueAt(input, issue.path) === undefined);
-    out.push({ pointer: toPointer(path), code, message });
+    out.push({ pointer: toPointer(shownPath(path)), code, message });
   }
   return out;
 }
@@ -133,7 +151,8 @@ function describeIssue(issue: Issue, missing: boolean): [ErrorCode, string] {
     case 'custom': {
       const range = (issue.params as { range?: string } | undefined)?.range;
       if (range === 'min' || range === 'max') return ['OUT_OF_RANGE', 'is outside the allowed dates'];
-      return ['INVALID_VALUE', issue.message];
+      // A refinement's message may be built from the value; ours are not shown.
+      return ['INVALID_VALUE', 'is not valid'];
     }
     default:
       return ['INVALID_VALUE', 'is not valid'];

@@ -1,5 +1,5 @@
 import type { UiContainer, UiText } from '@ory/client';
-import type { ErrorCode, FieldError } from '../errors.ts';
+import { errorCodes, type ErrorCode, type FieldError } from '../errors.ts';
 
 /**
  * Kratos UI message ids → our codes. Ids from Kratos's `text/id.go`; the ones the test suite
@@ -39,6 +39,20 @@ export function identifierTakenError(identifierPointer: string): FieldError {
   return { pointer: identifierPointer, code: 'IDENTIFIER_TAKEN', message: messageTexts[4000007]!, kratos: { id: 4000007 } };
 }
 
+/**
+ * Kratos messages whose text is built only from the identity schema, lengths, counts and fixed
+ * wording (text/message_validation.go, v1.3.1); they are passed on as Kratos wrote them. Every
+ * other text can quote what the client sent, so it is replaced by the registry's wording for
+ * its code: 4000001 carries the JSON-schema reason (`"<the value>" is not valid "email"`,
+ * `additionalProperties "<the key>" not allowed`), 4000005 an error text from the password
+ * check, 4000018–4000022 the number sent, 4000028 the identifier; unknown ids may do anything.
+ */
+const verbatimIds = new Set([...range(4000002, 4000004), ...range(4000006, 4000017), ...range(4000023, 4000027), ...range(4000029, 4000038)]);
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
 /** Kratos node name (`traits.email`) → JSON pointer into our request (`/traits/email`). */
 export function nodeNameToPointer(name: string): string {
   if (name === '' || name === 'csrf_token' || name === 'method') return '';
@@ -52,12 +66,19 @@ function toFieldError(msg: UiText, pointer: string, identifierPointer: string): 
   let code = messageCodes[msg.id];
   if (code === undefined) {
     // Kratos v1.3.1 reports email format errors as generic 4000001 ("is not valid "email"");
-    // v26.2+ sends 4000040. Recognise the old form so clients see one code either way.
-    code = msg.id === 4000001 && /is not valid "email"/.test(msg.text) ? 'INVALID_EMAIL' : 'KRATOS_MESSAGE';
+    // v26.2+ sends 4000040. Recognise the old form so clients see one code either way. A trait
+    // the identity schema does not declare is an unknown field, as in the gateway's own checks.
+    code =
+      msg.id === 4000001 && /is not valid "email"$/.test(msg.text)
+        ? 'INVALID_EMAIL'
+        : msg.id === 4000001 && /^additionalProperties /.test(msg.text)
+          ? 'UNKNOWN_FIELD'
+          : 'KRATOS_MESSAGE';
   }
   // Duplicate identifiers come as a flow-level message; they belong to the identifier trait.
   const at = code === 'IDENTIFIER_TAKEN' ? identifierPointer : pointer;
-  return { pointer: at, code, message: messageTexts[msg.id] ?? msg.text, kratos: { id: msg.id } };
+  const message = messageTexts[msg.id] ?? (verbatimIds.has(msg.id) ? msg.text : errorCodes[code]);
+  return { pointer: at, code, message, kratos: { id: msg.id } };
 }
 
 /** Collects the error messages of a Kratos flow (flow level and per node) as field errors. */

@@ -2,14 +2,14 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { afterJobPlan } from '../after-jobs.ts';
 import type { GatewayConfig } from '../config.ts';
 import { forwardedClient, type AppContext } from '../context.ts';
-import { AppError, validationError } from '../errors.ts';
+import { acceptBody } from '../body.ts';
+import { AppError } from '../errors.ts';
 import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
 import { flowFailure, performLogin } from '../flows/native-flows.ts';
 import { resolveRedirect } from '../redirect.ts';
 import { createRouter } from '../router.ts';
 import { problemContent, SessionSchema } from '../schemas.ts';
-import { chooseDelivery, isHtmlFormPost } from '../session.ts';
-import { zodIssuesToFieldErrors } from '../validation.ts';
+import { chooseDelivery } from '../session.ts';
 
 const LoginRequest = z
   .strictObject({
@@ -45,6 +45,7 @@ const route = createRoute({
     400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
     401: { description: 'Wrong identifier or password', content: problemContent },
     403: { description: 'Cross-site request from an origin that is not allowed', content: problemContent },
+    415: { description: 'Body is neither JSON nor an HTML form', content: problemContent },
     502: { description: 'Kratos answered unexpectedly', content: problemContent },
     503: { description: 'Kratos is unavailable', content: problemContent },
   },
@@ -75,12 +76,6 @@ export function loginRoutes(config: GatewayConfig) {
   }
 
   const router = createRouter();
-  router.post('/v1/login', async (c, next) => {
-    if (!isHtmlFormPost(c)) return next();
-    const form = await c.req.parseBody();
-    const parsed = LoginRequest.safeParse(form);
-    if (!parsed.success) throw validationError(zodIssuesToFieldErrors(parsed.error.issues, form));
-    return login(c, parsed.data);
-  });
+  router.post('/v1/login', acceptBody(LoginRequest, login));
   return router.openapi(route, (c) => login(c, c.req.valid('json')) as never);
 }

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { ContinueWith } from '@ory/client';
 import type { FieldConfig, GatewayConfig } from '../config.ts';
 import { afterJobPlan } from '../after-jobs.ts';
+import { acceptBody } from '../body.ts';
 import { forwardedClient, requestSignal, type AppContext } from '../context.ts';
 import { AppError, problemResponse, validationError, type FieldError } from '../errors.ts';
 import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
@@ -15,8 +16,8 @@ import { identifierTakenError } from '../kratos/map.ts';
 import { resolveRedirect } from '../redirect.ts';
 import { createRouter } from '../router.ts';
 import { IdentitySchema, problemContent, SessionSchema } from '../schemas.ts';
-import { chooseDelivery, isHtmlFormPost } from '../session.ts';
-import { compileFields, toPointer, zodIssuesToFieldErrors } from '../validation.ts';
+import { chooseDelivery } from '../session.ts';
+import { compileFields, toPointer } from '../validation.ts';
 
 export interface RegistrationBody {
   traits: Record<string, unknown>;
@@ -250,16 +251,16 @@ export function registrationRoutes(config: GatewayConfig) {
   }
 
   const router = createRouter();
-  // Plain HTML form posts: same schema and rules, validated here because the OpenAPI route
-  // documents (and validates) the JSON body.
-  router.post('/v1/registration', async (c, next) => {
-    if (!isHtmlFormPost(c)) return next();
-    const form = coerceFormFields(await c.req.parseBody({ dot: true }), fields);
-    const parsed = RegistrationRequest.safeParse(form);
-    if (!parsed.success) throw validationError(zodIssuesToFieldErrors(parsed.error.issues, form));
-    const data = parsed.data as RegistrationBody;
-    return withIdempotency(c, data, (key) => register(c, data, key));
-  });
+  // Plain HTML form posts: same schema and rules, validated by the body adapter because the
+  // OpenAPI route documents (and validates) the JSON body.
+  router.post(
+    '/v1/registration',
+    acceptBody(
+      RegistrationRequest,
+      (c, data) => withIdempotency(c, data, (key) => register(c, data as RegistrationBody, key)),
+      (form) => coerceFormFields(form, fields),
+    ),
+  );
   return router.openapi(route, (c) => {
     const data = c.req.valid('json') as RegistrationBody;
     return withIdempotency(c, data, (key) => register(c, data, key)) as never;

@@ -15,9 +15,9 @@ describe('Kratos flow messages → field errors (recorded from Kratos v1.3.1)', 
     expect(flowErrors(ui('registration-duplicate'), '/traits/username')[0]?.pointer).toBe('/traits/username');
   });
 
-  it('recognises v1.3.1 email format errors (generic 4000001) as INVALID_EMAIL', () => {
+  it('recognises v1.3.1 email format errors (generic 4000001) as INVALID_EMAIL, without echoing the value', () => {
     expect(flowErrors(ui('registration-bad-email'), '/traits/email')).toEqual([
-      { pointer: '/traits/email', code: 'INVALID_EMAIL', message: '"not-an-email" is not valid "email"', kratos: { id: 4000001 } },
+      { pointer: '/traits/email', code: 'INVALID_EMAIL', message: 'The value is not a valid email address.', kratos: { id: 4000001 } },
     ]);
   });
 
@@ -27,10 +27,35 @@ describe('Kratos flow messages → field errors (recorded from Kratos v1.3.1)', 
     ]);
   });
 
-  it('keeps unknown generic messages as KRATOS_MESSAGE at their node', () => {
+  it('reports a trait the identity schema does not declare as UNKNOWN_FIELD at /traits, without its name', () => {
     expect(flowErrors(ui('registration-unknown-trait'), '/traits/email')).toEqual([
-      { pointer: '/traits', code: 'KRATOS_MESSAGE', message: 'additionalProperties "foo" not allowed', kratos: { id: 4000001 } },
+      { pointer: '/traits', code: 'UNKNOWN_FIELD', message: 'The request contains a property that is not allowed.', kratos: { id: 4000001 } },
     ]);
+  });
+
+  // Kratos writes what the client sent into these texts (text/message_validation.go).
+  it.each([
+    [4000001, 'KRATOS_MESSAGE', '"S3cr3t-x" is not valid "uri"'],
+    [4000005, 'PASSWORD_POLICY', 'The password can not be used because Get https://api.pwnedpasswords.com/range/S3cr3t: timeout.'],
+    [4000020, 'OUT_OF_RANGE', 'must be <= 10 but found 7331'],
+    [4000028, 'IDENTIFIER_TAKEN', 'You tried signing in with S3cr3t@example.com which is already in use by another account.'],
+    [4999999, 'KRATOS_MESSAGE', 'something about S3cr3t'],
+  ])('does not pass on the text of message %i (%s), which can quote the submitted data', (id, code, text) => {
+    const [error] = flowErrors(
+      { action: '', method: 'POST', nodes: [{ type: 'input', group: 'default', attributes: { name: 'traits.x', type: 'text', node_type: 'input', disabled: false }, messages: [{ id, text, type: 'error' }], meta: {} }] },
+      '/traits/email',
+    );
+    expect(error?.code).toBe(code);
+    expect(error?.message).not.toMatch(/S3cr3t|7331/);
+    expect(error?.message.length).toBeGreaterThan(0);
+  });
+
+  it('passes on texts built only from the schema and lengths', () => {
+    const [error] = flowErrors(
+      { action: '', method: 'POST', nodes: [{ type: 'input', group: 'default', attributes: { name: 'traits.x', type: 'text', node_type: 'input', disabled: false }, messages: [{ id: 4000003, text: 'length must be >= 3, but got 1', type: 'error' }], meta: {} }] },
+      '/traits/email',
+    );
+    expect(error?.message).toBe('length must be >= 3, but got 1');
   });
 
   it.each([
