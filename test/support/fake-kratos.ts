@@ -128,12 +128,15 @@ export function createFakeKratos(): FakeKratos {
     return issued;
   }
 
-  /** The active session of the request's token (X-Session-Token, else Bearer, as Kratos reads it). */
+  /**
+   * The active session of the request's token (X-Session-Token, else Bearer, as Kratos reads
+   * it). A revoked or expired session counts as none, as in Kratos.
+   */
   function activeSession(c: Context): FakeSession | undefined {
     const bearer = /^bearer\s+(\S+)$/i.exec(c.req.header('authorization') ?? '')?.[1];
     const token = c.req.header('x-session-token') || bearer;
     const s = token ? fake.sessions.get(token) : undefined;
-    return s?.active ? s : undefined;
+    return s?.active && Date.parse(String(s.session.expires_at)) > Date.now() ? s : undefined;
   }
 
   /** A recorded answer; Kratos echoes the caller's X-Request-Id in error bodies. */
