@@ -69,6 +69,10 @@ async function checkJsonBody(c: AppContext): Promise<void> {
   if (jsonNestingDepth(text) > MAX_BODY_DEPTH) {
     throw new AppError(400, 'INVALID_BODY', `The request body is nested more than ${MAX_BODY_DEPTH} levels deep.`);
   }
+  // The validator's `c.req.json()` parses the cached text: without this it would build a
+  // Response from the cached bytes and decode them a second time.
+  // (Hono keeps promises in `bodyCache`; its type says plain values.)
+  (c.req.bodyCache as unknown as { text?: Promise<string> }).text = Promise.resolve(text);
 }
 
 /** True if the body starts like JSON (`{`, `[`, or their URL-encoded forms), after a BOM and whitespace. */

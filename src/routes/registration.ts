@@ -202,13 +202,22 @@ export function registrationRoutes(config: GatewayConfig) {
     }
   }
 
+  /** The sign-up, with the request's abort signal unhooked from the shutdown signal at the end. */
   async function register(c: AppContext, body: RegistrationBody, idempotencyKey: string): Promise<SignUpAnswer> {
+    const { signal, dispose } = requestSignal(c);
+    try {
+      return await signUp(c, body, idempotencyKey, signal);
+    } finally {
+      dispose();
+    }
+  }
+
+  async function signUp(c: AppContext, body: RegistrationBody, idempotencyKey: string, signal: AbortSignal): Promise<SignUpAnswer> {
     const log = c.get('log');
     // Everything that can refuse the request is checked before anything is called.
     const redirectTo = resolveRedirect(c, plan);
     const delivery = chooseDelivery(c);
     const { metadata, ...submission } = toSubmission(body, fields);
-    const signal = requestSignal(c);
     const client: ForwardedClient = { ...(await forwardedClient(c)), signal };
     // What external services may see: never the password.
     const serviceContext: TemplateContext = {
