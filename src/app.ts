@@ -92,7 +92,7 @@ export function createApp(deps: AppDeps) {
   const streamingLimit = bodyLimit({
     maxSize: maxBody,
     onError: () => {
-      throw new AppError(413, 'PAYLOAD_TOO_LARGE');
+      throw new AppError('PAYLOAD_TOO_LARGE');
     },
   });
   app.use(async (c, next) => {
@@ -103,7 +103,7 @@ export function createApp(deps: AppDeps) {
     if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
     const length = c.req.header('content-length');
     if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (!/^\d+$/.test(length) || Number(length) > maxBody) throw new AppError(413, 'PAYLOAD_TOO_LARGE');
+      if (!/^\d+$/.test(length) || Number(length) > maxBody) throw new AppError('PAYLOAD_TOO_LARGE');
       return next();
     }
     return streamingLimit(c, next);
@@ -123,7 +123,7 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  app.notFound((c) => problemResponse(c, new AppError(404, 'NOT_FOUND')));
+  app.notFound((c) => problemResponse(c, new AppError('NOT_FOUND')));
 
   // The one error path: everything becomes application/problem+json.
   app.onError((err, c) => {
@@ -137,7 +137,7 @@ export function createApp(deps: AppDeps) {
       if (mapped) return problemResponse(c, mapped);
     }
     (c.get('log') ?? logger).error('unhandled error', { error: err });
-    return problemResponse(c, new AppError(500, 'INTERNAL_ERROR'));
+    return problemResponse(c, new AppError('INTERNAL_ERROR'));
   });
 
   return app;

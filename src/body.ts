@@ -64,10 +64,10 @@ async function checkJsonBody(c: AppContext): Promise<void> {
   try {
     text = utf8.decode(await c.req.arrayBuffer());
   } catch {
-    throw new AppError(400, 'INVALID_JSON', 'The request body is not valid UTF-8. JSON is always sent as UTF-8, whatever the charset parameter says.');
+    throw new AppError('INVALID_JSON', { detail: 'The request body is not valid UTF-8. JSON is always sent as UTF-8, whatever the charset parameter says.' });
   }
   if (jsonNestingDepth(text) > MAX_BODY_DEPTH) {
-    throw new AppError(400, 'INVALID_BODY', `The request body is nested more than ${MAX_BODY_DEPTH} levels deep.`);
+    throw new AppError('INVALID_BODY', { detail: `The request body is nested more than ${MAX_BODY_DEPTH} levels deep.` });
   }
 }
 
@@ -92,13 +92,13 @@ export async function readFormBody(c: AppContext): Promise<Record<string, unknow
   const type = FORM_MEDIA_TYPES.find((t) => t === mediaTypeOf(c)) as FormMediaType;
   // Only the media type (one of two constants) is named in the detail, never the body.
   if (looksLikeJson(new Uint8Array(await c.req.arrayBuffer()))) {
-    throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', `The body is JSON but Content-Type says ${type}; send Content-Type: application/json.`);
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', { detail: `The body is JSON but Content-Type says ${type}; send Content-Type: application/json.` });
   }
   try {
     return await c.req.parseBody({ dot: true });
   } catch {
     // A broken multipart body, a missing boundary, names nested too deeply.
-    throw new AppError(400, 'INVALID_BODY', `The request body could not be parsed as ${type}.`);
+    throw new AppError('INVALID_BODY', { detail: `The request body could not be parsed as ${type}.` });
   }
 }
 
@@ -134,17 +134,16 @@ export function acceptBody<T>(
 export function bodyProblem(c: AppContext, err: HTTPException): AppError | undefined {
   switch (err.status) {
     case 400:
-      return new AppError(400, 'INVALID_JSON');
+      return new AppError('INVALID_JSON');
     case 413:
-      return new AppError(413, 'PAYLOAD_TOO_LARGE');
+      return new AppError('PAYLOAD_TOO_LARGE');
     case 415:
-      return new AppError(
-        415,
-        'UNSUPPORTED_MEDIA_TYPE',
-        c.req.header('content-type') === undefined
-          ? 'The request has a body but no Content-Type; send Content-Type: application/json.'
-          : 'This Content-Type is not accepted here; send Content-Type: application/json.',
-      );
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', {
+        detail:
+          c.req.header('content-type') === undefined
+            ? 'The request has a body but no Content-Type; send Content-Type: application/json.'
+            : 'This Content-Type is not accepted here; send Content-Type: application/json.',
+      });
     default:
       return undefined;
   }

@@ -27,7 +27,7 @@ export function originGuard(allowedOrigins: readonly string[]) {
     else ok = !hasSessionCookie(c);
     if (!ok) {
       c.get('log').warn('cross-site request refused', { origin: origin ?? null, sec_fetch_site: site ?? null });
-      throw new AppError(403, 'ORIGIN_NOT_ALLOWED');
+      throw new AppError('ORIGIN_NOT_ALLOWED');
     }
     return next();
   });

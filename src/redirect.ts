@@ -17,7 +17,7 @@ export function resolveRedirect(c: AppContext, plan: AfterJobPlan): string | und
   const parsed = returnToFromSearch(search);
   const refuse = (reason: string) => {
     c.get('log').info('return_to refused', { reason });
-    return new AppError(400, 'RETURN_TO_NOT_ALLOWED', undefined, [{ pointer: '', code: 'RETURN_TO_NOT_ALLOWED', message: reason }]);
+    return new AppError('RETURN_TO_NOT_ALLOWED', { errors: [{ pointer: '', code: 'RETURN_TO_NOT_ALLOWED', message: reason }] });
   };
   if (!parsed.ok) throw refuse(parsed.reason);
   if (parsed.value === undefined) return plan.redirect.redirectTo;

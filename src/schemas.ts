@@ -21,7 +21,7 @@ export const ProblemSchema = z
     status: z.int(),
     code: codeEnum.openapi({
       description: Object.entries(errorCodes)
-        .map(([k, v]) => `- \`${k}\`: ${v}`)
+        .map(([k, v]) => `- \`${k}\`: ${v.message}`)
         .join('\n'),
     }),
     detail: z.string(),

@@ -69,7 +69,7 @@ export function chooseDelivery(c: AppContext): Delivery {
     // Decided here, before any upstream call: failing at delivery time would come after Kratos
     // created the identity or the session.
     if (!c.get('cookies')) {
-      throw new AppError(415, 'UNSUPPORTED_MEDIA_TYPE', 'HTML form posts get the session as a cookie, and this gateway has no secrets.session; send JSON.');
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', { detail: 'HTML form posts get the session as a cookie, and this gateway has no secrets.session; send JSON.' });
     }
     return 'cookie';
   }
@@ -88,7 +88,7 @@ export function chooseDelivery(c: AppContext): Delivery {
 export async function setSessionCookie(c: AppContext, token: string, expiresAt: number): Promise<void> {
   const { cookie } = c.get('deps').config.session;
   const cookies = c.get('cookies');
-  if (!cookies) throw new AppError(500, 'INTERNAL_ERROR', 'Cookie delivery needs secrets.session.');
+  if (!cookies) throw new AppError('INTERNAL_ERROR', { detail: 'Cookie delivery needs secrets.session.' });
   const now = c.get('deps').now?.() ?? Date.now();
   setCookie(c, cookie.name, await cookies.seal(token, expiresAt), {
     httpOnly: true,
@@ -134,14 +134,14 @@ export interface IncomingSession {
 export async function incomingSession(c: AppContext): Promise<IncomingSession | undefined> {
   const raw = c.req.header('x-session-token');
   if (raw !== undefined && raw !== '') {
-    if (!tokenPattern.test(raw)) throw new AppError(400, 'INVALID_AUTHORIZATION');
+    if (!tokenPattern.test(raw)) throw new AppError('INVALID_AUTHORIZATION');
     return { token: raw, via: 'header' };
   }
   const auth = c.req.header('authorization');
   if (auth) {
     const [scheme, token, ...rest] = auth.trim().split(/\s+/);
     if (scheme?.toLowerCase() === 'bearer') {
-      if (!token || rest.length > 0 || !tokenPattern.test(token)) throw new AppError(400, 'INVALID_AUTHORIZATION');
+      if (!token || rest.length > 0 || !tokenPattern.test(token)) throw new AppError('INVALID_AUTHORIZATION');
       return { token, via: 'header' };
     }
   }

@@ -33,7 +33,7 @@ export async function replaySessionJobs(
     if (revoked.kind !== 'ok') {
       c.get('log').error('revoke_active_sessions failed; revoking the new session', { upstream: 'problem' in revoked ? revoked.problem : revoked.kind });
       await kratos.revokeSession(token, client);
-      throw new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
+      throw new AppError('KRATOS_UNAVAILABLE');
     }
   }
   if (!plan.session) {

@@ -25,7 +25,7 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
   const header = c.req.header('idempotency-key');
   if (header === undefined) return (await run(crypto.randomUUID())).response;
   const key = idempotencyKeyFromHeader(header);
-  if (!key) throw new AppError(400, 'INVALID_IDEMPOTENCY_KEY');
+  if (!key) throw new AppError('INVALID_IDEMPOTENCY_KEY');
   const store = await c.get('idempotency');
   const fingerprint = await fingerprintRequest({ method: c.req.method, path: c.req.path, body: JSON.stringify(body) });
   const begun = await store.begin(key, fingerprint, c.get('deps').config.idempotency.ttl_ms);
@@ -37,9 +37,9 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
         headers: [...Object.entries(begun.response.headers).flatMap(([k, v]) => (k === 'set-cookie' ? v.split('\n').map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]])), ['idempotent-replayed', 'true']],
       });
     case 'in_progress':
-      throw new AppError(409, 'IDEMPOTENCY_KEY_IN_USE', undefined, [], { 'Retry-After': '1' });
+      throw new AppError('IDEMPOTENCY_KEY_IN_USE');
     case 'mismatch':
-      throw new AppError(422, 'IDEMPOTENCY_KEY_MISMATCH');
+      throw new AppError('IDEMPOTENCY_KEY_MISMATCH');
     case 'started':
       break;
   }

@@ -75,15 +75,15 @@ export function flowFailure(c: AppContext, flow: 'registration' | 'login', resul
     case 'invalid':
       return validationError(result.errors);
     case 'signed_in':
-      return new AppError(400, 'SESSION_ALREADY_AVAILABLE');
+      return new AppError('SESSION_ALREADY_AVAILABLE');
     case 'expired':
       c.get('log').warn(`${flow} flow expired twice in a row`);
-      return new AppError(503, 'FLOW_EXPIRED', undefined, [], { 'Retry-After': '1' });
+      return new AppError('FLOW_EXPIRED');
     case 'unavailable':
       c.get('log').error(`kratos unavailable during ${flow}`, { upstream: result.problem });
-      return new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
+      return new AppError('KRATOS_UNAVAILABLE');
     case 'upstream_error':
       c.get('log').error(`unexpected kratos answer during ${flow}`, { upstream: result.problem });
-      return new AppError(502, 'UPSTREAM_ERROR');
+      return new AppError('UPSTREAM_ERROR');
   }
 }

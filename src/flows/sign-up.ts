@@ -14,10 +14,10 @@ export interface ReportedService {
 /** Maps a stage verdict that stops the sign-up to the client's answer. */
 function stageError(verdict: Exclude<StageResult['verdict'], { kind: 'proceed' }>, failedCode: 'SERVICE_UNAVAILABLE' | 'SIGNUP_ROLLED_BACK'): AppError {
   if (verdict.kind === 'rejected') return validationError(verdict.errors);
-  if (failedCode === 'SIGNUP_ROLLED_BACK') return new AppError(503, 'SIGNUP_ROLLED_BACK', undefined, [], { 'Retry-After': '5' });
+  if (failedCode === 'SIGNUP_ROLLED_BACK') return new AppError('SIGNUP_ROLLED_BACK');
   return verdict.retryable
-    ? new AppError(503, 'SERVICE_UNAVAILABLE', undefined, [], { 'Retry-After': '5' })
-    : new AppError(502, 'SERVICE_FAILED');
+    ? new AppError('SERVICE_UNAVAILABLE')
+    : new AppError('SERVICE_FAILED');
 }
 
 /**
@@ -57,7 +57,7 @@ export type ScopeResult<T> =
 
 /** The answer for a request cut short by the shutdown deadline or a client that went away. */
 export function abortedError(): AppError {
-  return new AppError(503, 'REQUEST_ABORTED', undefined, [], { 'Retry-After': '1' });
+  return new AppError('REQUEST_ABORTED');
 }
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
@@ -81,7 +81,7 @@ export async function rollbackIdentity(c: AppContext, identityId: string, why: s
   }
   c.get('log').error('ROLLBACK FAILED: identity left behind, remove it by hand', { identity_id: identityId, why, upstream: deleted.problem });
   deps.onLeftBehind?.(identityId);
-  return { kind: 'rollback_failed', answer: new AppError(500, 'ROLLBACK_FAILED') };
+  return { kind: 'rollback_failed', answer: new AppError('ROLLBACK_FAILED') };
 }
 
 /**
@@ -95,7 +95,7 @@ export async function withRollback<T>(c: AppContext, identityId: string, work: (
   } catch (err) {
     if (err instanceof AppError) return rollbackIdentity(c, identityId, err.code, err);
     c.get('log').error('sign-up failed after the identity was created', { identity_id: identityId, error: err });
-    return rollbackIdentity(c, identityId, 'unexpected error', new AppError(500, 'INTERNAL_ERROR'));
+    return rollbackIdentity(c, identityId, 'unexpected error', new AppError('INTERNAL_ERROR'));
   }
 }
 
@@ -135,7 +135,7 @@ export async function completeSignUp(
     );
     if (patched.kind !== 'ok') {
       log.warn('metadata write failed', { identity_id: identity.id, kind: patched.kind });
-      throw new AppError(503, 'SIGNUP_ROLLED_BACK', undefined, [], { 'Retry-After': '5' });
+      throw new AppError('SIGNUP_ROLLED_BACK');
     }
     if (hasPublic) (identity as { metadata_public?: unknown }).metadata_public = metadataPublic;
   }

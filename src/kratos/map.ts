@@ -1,5 +1,5 @@
 import type { UiContainer, UiText } from '@ory/client';
-import { errorCodes, type ErrorCode, type FieldError } from '../errors.ts';
+import { errorMessage, type ErrorCode, type FieldError } from '../errors.ts';
 
 /**
  * Kratos UI message ids → our codes. Ids from Kratos's `text/id.go`; the ones the test suite
@@ -77,7 +77,7 @@ function toFieldError(msg: UiText, pointer: string, identifierPointer: string): 
   }
   // Duplicate identifiers come as a flow-level message; they belong to the identifier trait.
   const at = code === 'IDENTIFIER_TAKEN' ? identifierPointer : pointer;
-  const message = messageTexts[msg.id] ?? (verbatimIds.has(msg.id) ? msg.text : errorCodes[code]);
+  const message = messageTexts[msg.id] ?? (verbatimIds.has(msg.id) ? msg.text : errorMessage(code));
   return { pointer: at, code, message, kratos: { id: msg.id } };
 }
 

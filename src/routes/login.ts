@@ -69,7 +69,7 @@ export function loginRoutes(config: GatewayConfig) {
         return respondWithRedirect(c, { ...session }, redirectTo);
       }
       case 'invalid_credentials':
-        throw new AppError(401, 'INVALID_CREDENTIALS');
+        throw new AppError('INVALID_CREDENTIALS');
       default:
         throw flowFailure(c, 'login', result);
     }

@@ -198,7 +198,7 @@ export function registrationRoutes(config: GatewayConfig) {
         }
         log.error('SIGN-UP OUTCOME UNKNOWN: Kratos did not confirm whether the identity was created', { why: resolved.why });
         c.get('deps').onLeftBehind?.(undefined);
-        throw new AppError(503, 'SIGNUP_OUTCOME_UNKNOWN', undefined, [], { 'Retry-After': '5' });
+        throw new AppError('SIGNUP_OUTCOME_UNKNOWN');
     }
   }
 
@@ -224,7 +224,7 @@ export function registrationRoutes(config: GatewayConfig) {
 
     const scoped =
       created.how === 'recovered' && (onLostAnswer === 'rollback' || (plan.session && !created.sessionToken))
-        ? await rollbackIdentity(c, identity.id, 'lost answer', new AppError(503, 'SIGNUP_ROLLED_BACK', undefined, [], { 'Retry-After': '5' }))
+        ? await rollbackIdentity(c, identity.id, 'lost answer', new AppError('SIGNUP_ROLLED_BACK'))
         : await withRollback(c, identity.id, async () => {
             const reported = await completeSignUp(c, identity, serviceContext, metadata, signal);
             const session = await replaySessionJobs(c, plan, { session: created.session, token: created.sessionToken }, delivery, client);

@@ -32,7 +32,7 @@ const logout = createRoute({
 
 function unavailable(c: AppContext, what: string, problem: unknown): AppError {
   c.get('log').error(`kratos unavailable during ${what}`, { upstream: problem });
-  return new AppError(503, 'KRATOS_UNAVAILABLE', undefined, [], { 'Retry-After': '5' });
+  return new AppError('KRATOS_UNAVAILABLE');
 }
 
 export function sessionRoutes() {
@@ -42,7 +42,7 @@ export function sessionRoutes() {
       if (!incoming) {
         // A cookie that no longer opens (expired, rotated out, tampered) is cleared.
         if (hasSessionCookie(c)) clearSessionCookie(c);
-        throw new AppError(401, 'UNAUTHENTICATED');
+        throw new AppError('UNAUTHENTICATED');
       }
       const result = await c.get('deps').kratos.whoami(incoming.token, { requestId: c.get('requestId') });
       switch (result.kind) {
@@ -50,12 +50,12 @@ export function sessionRoutes() {
           return c.json({ session: result.session as unknown as z.infer<typeof SessionSchema> }, 200);
         case 'unauthenticated':
           if (incoming.via === 'cookie') clearSessionCookie(c);
-          throw new AppError(401, 'UNAUTHENTICATED');
+          throw new AppError('UNAUTHENTICATED');
         case 'unavailable':
           throw unavailable(c, 'whoami', result.problem);
         case 'upstream_error':
           c.get('log').error('unexpected kratos answer during whoami', { upstream: result.problem });
-          throw new AppError(502, 'UPSTREAM_ERROR');
+          throw new AppError('UPSTREAM_ERROR');
       }
     })
     .openapi(logout, async (c) => {
@@ -65,13 +65,13 @@ export function sessionRoutes() {
           clearSessionCookie(c);
           return c.body(null, 204);
         }
-        throw new AppError(401, 'UNAUTHENTICATED');
+        throw new AppError('UNAUTHENTICATED');
       }
       const result = await c.get('deps').kratos.revokeSession(incoming.token, { requestId: c.get('requestId') });
       if (result.kind === 'unavailable') throw unavailable(c, 'logout', result.problem);
       if (result.kind === 'upstream_error') {
         c.get('log').error('unexpected kratos answer during logout', { upstream: result.problem });
-        throw new AppError(502, 'UPSTREAM_ERROR');
+        throw new AppError('UPSTREAM_ERROR');
       }
       // ok, or not_found (already gone): either way the client is signed out.
       if (incoming.via === 'cookie') clearSessionCookie(c);
