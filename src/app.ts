@@ -3,21 +3,21 @@ import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
-import { bodyProblem } from './body.ts';
-import type { AppDeps, AppEnv } from './context.ts';
+import { bodyProblem } from './middleware/body.ts';
+import type { AppDeps, AppEnv } from './app-env.ts';
 import { AppError, problemResponse } from './errors.ts';
-import { originGuard } from './csrf.ts';
+import { originGuard } from './middleware/origin-guard.ts';
 import { createMemoryIdempotencyStore, encryptingStore, type IdempotencyStore } from './idempotency/index.ts';
-import { compileReturnToPolicy } from './return-to.ts';
+import { compileReturnToPolicy } from './after-jobs/return-to.ts';
 import { createMemoryRetryQueue, runnerExecutor } from './services/retry-queue.ts';
 import { createServiceRunner } from './services/runner.ts';
-import { healthRoutes } from './routes/health.ts';
-import { loginRoutes } from './routes/login.ts';
-import { registrationRoutes } from './routes/registration.ts';
-import { sessionRoutes } from './routes/session.ts';
-import { createSessionCookies } from './session.ts';
+import { healthRoutes } from './health/route.ts';
+import { loginRoutes } from './login/route.ts';
+import { registrationRoutes } from './registration/route.ts';
+import { sessionRoutes } from './session/route.ts';
+import { createSessionCookies } from './session/delivery.ts';
 
-export type { AppDeps, AppEnv } from './context.ts';
+export type { AppDeps, AppEnv } from './app-env.ts';
 
 /**
  * The portable core: a Hono app built from its dependencies. Runtimes (src/runtime/) build

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { selfserviceConfigSchema } from './after-jobs.ts';
+import { selfserviceConfigSchema } from './after-jobs/plan.ts';
 import { idempotencyConfigSchema } from './idempotency/index.ts';
-import { returnToConfigSchema } from './return-to.ts';
+import { returnToConfigSchema } from './after-jobs/return-to.ts';
 import { servicesConfigSchema } from './services/config.ts';
 import { placeholdersOf } from './services/template.ts';
-import { sessionConfigSchema } from './session.ts';
+import { sessionConfigSchema } from './session/delivery.ts';
 
 /**
  * The gateway's configuration: one zod schema, fed from YAML + env on Node and from

@@ -1,7 +1,7 @@
 import type { ContinueWith, Identity, Session, UiContainer } from '@ory/client';
 import type { FieldError } from '../errors.ts';
-import { TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from '../http.ts';
-import { flowErrors } from './map.ts';
+import { TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from '../shared/http.ts';
+import { flowErrors } from './messages.ts';
 
 /**
  * Everything the gateway knows about Kratos lives behind this module. Routes never see raw

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { GatewayConfig } from '../config.ts';
 import { AppError, toProblem, type RequestErrorCode } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../shared/log.ts';
 
 /**
  * Slow and stuck clients on Node. Node's defaults let a client that trickles its headers hold

@@ -1,9 +1,9 @@
 import { createApp, type App } from '../app.ts';
 import { parseConfig } from '../config.ts';
-import { fetchTransport } from '../http.ts';
+import { fetchTransport } from '../shared/http.ts';
 import { durableObjectIdempotencyStore, IdempotencyObject, type DurableObjectNamespaceLike } from '../idempotency/durable-object.ts';
 import { kratosClientFor } from '../kratos/client.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../shared/log.ts';
 
 /**
  * Cloudflare Workers entry. The config comes from the `GATEWAY_CONFIG` binding (a JSON object

@@ -1,6 +1,6 @@
 import type { FieldError } from '../errors.ts';
-import { TransportError, type HttpResponse, type HttpTransport } from '../http.ts';
-import type { Logger } from '../log.ts';
+import { TransportError, type HttpResponse, type HttpTransport } from '../shared/http.ts';
+import type { Logger } from '../shared/log.ts';
 import {
   DEFAULT_REJECTION_CODE,
   GENERIC_REJECTION_MESSAGE,

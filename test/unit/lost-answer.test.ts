@@ -1,8 +1,8 @@
 import type { Identity } from '@ory/client';
 import { describe, expect, it } from 'vitest';
-import { resolveLostAnswer, type LostAnswerInput } from '../../src/flows/lost-answer.ts';
+import { resolveLostAnswer, type LostAnswerInput } from '../../src/kratos/lost-answer.ts';
 import type { FindIdentityResult, KratosPort, LoginResult, RegistrationResult } from '../../src/kratos/client.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger } from '../../src/shared/log.ts';
 
 // Every branch of the lost-answer resolution on a scripted Kratos port; the integration suite
 // (test/integration/lost-answer.test.ts) drives the same against the real Kratos.

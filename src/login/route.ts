@@ -1,15 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { afterJobPlan } from '../after-jobs.ts';
+import { afterJobPlan } from '../after-jobs/plan.ts';
 import type { GatewayConfig } from '../config.ts';
-import { forwardedClient, type AppContext } from '../context.ts';
-import { acceptBody } from '../body.ts';
+import { forwardedClient, type AppContext } from '../app-env.ts';
+import { acceptBody } from '../middleware/body.ts';
 import { AppError } from '../errors.ts';
-import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
-import { flowFailure, performLogin } from '../flows/native-flows.ts';
-import { resolveRedirect } from '../redirect.ts';
-import { createRouter } from '../router.ts';
-import { problemContent, SessionSchema } from '../schemas.ts';
-import { chooseDelivery } from '../session.ts';
+import { replaySessionJobs, respondWithRedirect } from '../after-jobs/replay.ts';
+import { flowFailure, performLogin } from '../kratos/native-flow.ts';
+import { resolveRedirect } from '../after-jobs/redirect.ts';
+import { createRouter } from '../shared/router.ts';
+import { problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { chooseDelivery } from '../session/delivery.ts';
 
 const LoginRequest = z
   .strictObject({

@@ -1,7 +1,7 @@
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv } from './context.ts';
-import { AppError } from './errors.ts';
-import { hasSessionCookie } from './session.ts';
+import type { AppEnv } from '../app-env.ts';
+import { AppError } from '../errors.ts';
+import { hasSessionCookie } from '../session/delivery.ts';
 
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 

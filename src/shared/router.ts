@@ -1,6 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { AppEnv } from './context.ts';
-import { validationError } from './errors.ts';
+import type { AppEnv } from '../app-env.ts';
+import { validationError } from '../errors.ts';
 import { zodIssuesToFieldErrors } from './validation.ts';
 
 /**

@@ -1,6 +1,6 @@
-import type { AppContext } from '../context.ts';
+import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
-import { fingerprintRequest, idempotencyKeyFromHeader } from '../idempotency/index.ts';
+import { fingerprintRequest, idempotencyKeyFromHeader } from './index.ts';
 
 // Headers a replay must repeat: the session cookie above all.
 const replayedHeaders = ['content-type', 'set-cookie', 'location'];

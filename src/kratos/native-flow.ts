@@ -1,6 +1,6 @@
-import type { AppContext } from '../context.ts';
+import type { AppContext } from '../app-env.ts';
 import { AppError, validationError, type FieldError } from '../errors.ts';
-import type { CreateFlowResult, ForwardedClient, KratosPort, LoginResult, LoginSubmission, RegistrationResult, RegistrationSubmission, UpstreamProblem } from '../kratos/client.ts';
+import type { CreateFlowResult, ForwardedClient, KratosPort, LoginResult, LoginSubmission, RegistrationResult, RegistrationSubmission, UpstreamProblem } from './client.ts';
 
 type NotAFlow = Exclude<CreateFlowResult, { kind: 'flow' }>;
 

@@ -1,5 +1,5 @@
 import type { Identity } from '@ory/client';
-import type { AppContext } from '../context.ts';
+import type { AppContext } from '../app-env.ts';
 import { AppError, validationError } from '../errors.ts';
 import type { MetadataWrites } from '../kratos/client.ts';
 import type { StageResult } from '../services/runner.ts';

@@ -2,13 +2,13 @@ import type { Context } from 'hono';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { GatewayConfig } from './config.ts';
 import type { ForwardedClient, KratosPort } from './kratos/client.ts';
-import type { Logger } from './log.ts';
-import type { HttpTransport } from './http.ts';
+import type { Logger } from './shared/log.ts';
+import type { HttpTransport } from './shared/http.ts';
 import type { IdempotencyStore } from './idempotency/index.ts';
-import type { ReturnToPolicy } from './return-to.ts';
+import type { ReturnToPolicy } from './after-jobs/return-to.ts';
 import type { RetryQueue } from './services/retry-queue.ts';
 import type { ServiceFunction, ServiceRunner } from './services/runner.ts';
-import { incomingSession, type SessionCookies } from './session.ts';
+import { incomingSession, type SessionCookies } from './session/delivery.ts';
 
 /** What a runtime hands to `createApp`: real parts on Node/Workers, fakes in unit tests. */
 export interface AppDeps {

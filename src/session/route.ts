@@ -1,9 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { AppContext } from '../context.ts';
+import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
-import { createRouter } from '../router.ts';
-import { problemContent, SessionSchema } from '../schemas.ts';
-import { clearSessionCookie, hasSessionCookie, incomingSession } from '../session.ts';
+import { createRouter } from '../shared/router.ts';
+import { problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { clearSessionCookie, hasSessionCookie, incomingSession } from './delivery.ts';
 
 const whoami = createRoute({
   method: 'get',

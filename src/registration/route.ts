@@ -1,23 +1,23 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { ContinueWith } from '@ory/client';
 import type { FieldConfig, GatewayConfig } from '../config.ts';
-import { afterJobPlan } from '../after-jobs.ts';
-import { acceptBody } from '../body.ts';
-import { forwardedClient, requestSignal, type AppContext } from '../context.ts';
+import { afterJobPlan } from '../after-jobs/plan.ts';
+import { acceptBody } from '../middleware/body.ts';
+import { forwardedClient, requestSignal, type AppContext } from '../app-env.ts';
 import { AppError, problemResponse, validationError, type FieldError } from '../errors.ts';
-import { replaySessionJobs, respondWithRedirect } from '../flows/after-jobs.ts';
-import { withIdempotency, type SignUpAnswer } from '../flows/idempotency.ts';
-import { resolveLostAnswer } from '../flows/lost-answer.ts';
-import { flowFailure, performRegistration } from '../flows/native-flows.ts';
-import { completeSignUp, rollbackIdentity, runBeforeServices, throwIfAborted, withRollback } from '../flows/sign-up.ts';
+import { replaySessionJobs, respondWithRedirect } from '../after-jobs/replay.ts';
+import { withIdempotency, type SignUpAnswer } from '../idempotency/with-idempotency.ts';
+import { resolveLostAnswer } from '../kratos/lost-answer.ts';
+import { flowFailure, performRegistration } from '../kratos/native-flow.ts';
+import { completeSignUp, rollbackIdentity, runBeforeServices, throwIfAborted, withRollback } from './sign-up.ts';
 import type { TemplateContext } from '../services/template.ts';
 import type { ForwardedClient, MetadataWrites, RegistrationResult, RegistrationSubmission } from '../kratos/client.ts';
-import { identifierTakenError } from '../kratos/map.ts';
-import { resolveRedirect } from '../redirect.ts';
-import { createRouter } from '../router.ts';
-import { IdentitySchema, problemContent, SessionSchema } from '../schemas.ts';
-import { chooseDelivery } from '../session.ts';
-import { compileFields, toPointer } from '../validation.ts';
+import { identifierTakenError } from '../kratos/messages.ts';
+import { resolveRedirect } from '../after-jobs/redirect.ts';
+import { createRouter } from '../shared/router.ts';
+import { IdentitySchema, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { chooseDelivery } from '../session/delivery.ts';
+import { compileFields, toPointer } from '../shared/validation.ts';
 
 export interface RegistrationBody {
   traits: Record<string, unknown>;

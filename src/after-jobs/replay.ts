@@ -1,9 +1,9 @@
 import type { Session } from '@ory/client';
-import type { AfterJobPlan } from '../after-jobs.ts';
-import type { AppContext } from '../context.ts';
+import type { AfterJobPlan } from './plan.ts';
+import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
 import type { ForwardedClient } from '../kratos/client.ts';
-import { isHtmlFormPost, setSessionCookie, type Delivery } from '../session.ts';
+import { isHtmlFormPost, setSessionCookie, type Delivery } from '../session/delivery.ts';
 
 /** What the session jobs put into the response body. */
 export interface SessionOutput {

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { createRouter } from '../router.ts';
+import { createRouter } from '../shared/router.ts';
 
 const Status = z.object({ status: z.enum(['ok', 'unavailable']) }).openapi('HealthStatus');
 

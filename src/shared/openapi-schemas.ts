@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { errorCodes, type ErrorCode } from './errors.ts';
+import { errorCodes, type ErrorCode } from '../errors.ts';
 
 /** Shared OpenAPI/zod schemas for responses. */
 

@@ -1,6 +1,6 @@
-import type { AfterJobPlan } from './after-jobs.ts';
-import type { AppContext } from './context.ts';
-import { AppError } from './errors.ts';
+import type { AfterJobPlan } from './plan.ts';
+import type { AppContext } from '../app-env.ts';
+import { AppError } from '../errors.ts';
 import { checkReturnTo, returnToFromSearch } from './return-to.ts';
 
 /**

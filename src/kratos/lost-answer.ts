@@ -1,8 +1,8 @@
 import type { Identity, Session } from '@ory/client';
-import type { ForwardedClient, KratosPort, RegistrationResult, RegistrationSubmission } from '../kratos/client.ts';
-import type { Logger } from '../log.ts';
-import { valueAtPointer } from '../validation.ts';
-import { performLogin, performRegistration } from './native-flows.ts';
+import type { ForwardedClient, KratosPort, RegistrationResult, RegistrationSubmission } from './client.ts';
+import type { Logger } from '../shared/log.ts';
+import { valueAtPointer } from '../shared/validation.ts';
+import { performLogin, performRegistration } from './native-flow.ts';
 
 /**
  * When a registration submit went out but its answer was lost (timeout, dropped connection,

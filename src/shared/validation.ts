@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import type { FieldConfig } from './config.ts';
-import type { ErrorCode, FieldError } from './errors.ts';
+import type { FieldConfig } from '../config.ts';
+import type { ErrorCode, FieldError } from '../errors.ts';
 
 /** Compiles one configured extra field into its zod schema (documented in /openapi.json). */
 export function compileField(name: string, field: FieldConfig): z.ZodType {

@@ -1,10 +1,10 @@
 import type { z } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { HTTPException } from 'hono/http-exception';
-import type { AppContext, AppEnv } from './context.ts';
-import { AppError, validationError } from './errors.ts';
-import { isHtmlFormPost } from './session.ts';
-import { zodIssuesToFieldErrors } from './validation.ts';
+import type { AppContext, AppEnv } from '../app-env.ts';
+import { AppError, validationError } from '../errors.ts';
+import { isHtmlFormPost } from '../session/delivery.ts';
+import { zodIssuesToFieldErrors } from '../shared/validation.ts';
 
 /**
  * Request bodies: the one place where "the gateway could not read what the client sent"

@@ -1,8 +1,8 @@
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
-import type { AppContext } from './context.ts';
-import { AppError, validationError } from './errors.ts';
-import { deriveCookieKeys, openSessionCookie, sealSessionCookie, type CookieKeys } from './session-cookie.ts';
+import type { AppContext } from '../app-env.ts';
+import { AppError, validationError } from '../errors.ts';
+import { deriveCookieKeys, openSessionCookie, sealSessionCookie, type CookieKeys } from './sealed-cookie.ts';
 
 /**
  * How a session reaches the client (the `session` after-job) and how it comes back.
