@@ -4,7 +4,7 @@ import { idempotencyConfigSchema } from './idempotency/index.ts';
 import { returnToConfigSchema } from './after-jobs/return-to.ts';
 import { servicesConfigSchema } from './services/config.ts';
 import { placeholdersOf } from './services/template.ts';
-import { sessionConfigSchema } from './session/delivery.ts';
+import { sessionConfigSchema } from './session/config.ts';
 
 /**
  * The gateway's configuration: one zod schema, fed from YAML + env on Node and from

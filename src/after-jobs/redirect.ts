@@ -1,28 +1,27 @@
-import type { AfterJobPlan } from './plan.ts';
-import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
-import { checkReturnTo, returnToFromSearch } from './return-to.ts';
+import type { Logger } from '../shared/log.ts';
+import type { AfterJobPlan } from './plan.ts';
+import { checkReturnTo, returnToFromSearch, type ReturnToPolicy } from './return-to.ts';
 
 /**
  * The `redirect` after-job's target for this request, decided *before* any call to Kratos so
  * that a refused `return_to` never leaves an account behind. `redirect_to` is the default;
  * with `allow_user_defined`, a `return_to` query parameter wins if it passes the allow-list,
- * and is returned re-serialised, never as the raw input.
+ * and is returned re-serialised, never as the raw input. `search` is the request URL's query.
  */
-export function resolveRedirect(c: AppContext, plan: AfterJobPlan): string | undefined {
+export function resolveRedirect(plan: AfterJobPlan, search: string, policy: ReturnToPolicy, log: Logger): string | undefined {
   if (!plan.redirect) return undefined;
   // Without allow_user_defined, return_to is not read at all (as in Kratos).
   if (!plan.redirect.allowUserDefined) return plan.redirect.redirectTo;
-  const search = new URL(c.req.url).search;
   const parsed = returnToFromSearch(search);
   const refuse = (reason: string) => {
-    c.get('log').info('return_to refused', { reason });
+    log.info('return_to refused', { reason });
     return new AppError('RETURN_TO_NOT_ALLOWED', { errors: [{ pointer: '', code: 'RETURN_TO_NOT_ALLOWED', message: reason }] });
   };
   if (!parsed.ok) throw refuse(parsed.reason);
   if (parsed.value === undefined) return plan.redirect.redirectTo;
   // A relative path (`/dashboard`) lands on redirect_to's origin, as in Kratos; then the allow-list applies.
-  const checked = checkReturnTo(parsed.value, c.get('returnToPolicy'), { relativeTo: plan.redirect.redirectTo });
+  const checked = checkReturnTo(parsed.value, policy, { relativeTo: plan.redirect.redirectTo });
   if (!checked.ok) throw refuse(checked.reason);
   return checked.url;
 }

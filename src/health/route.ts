@@ -24,7 +24,7 @@ export function healthRoutes() {
   return createRouter()
     .openapi(alive, (c) => c.json({ status: 'ok' as const }, 200))
     .openapi(ready, async (c) => {
-      const ok = await c.get('deps').kratos.isReady(c.get('requestId'));
+      const ok = await c.var.gateway.kratos.isReady(c.var.requestId);
       return ok ? c.json({ status: 'ok' as const }, 200) : c.json({ status: 'unavailable' as const }, 503);
     });
 }

@@ -1,6 +1,6 @@
 import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
-import { fingerprintRequest, idempotencyKeyFromHeader } from './index.ts';
+import { fingerprintRequest, idempotencyKeyFromHeader } from './key.ts';
 
 // Headers a replay must repeat: the session cookie above all.
 const replayedHeaders = ['content-type', 'set-cookie', 'location'];
@@ -26,12 +26,12 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
   if (header === undefined) return (await run(crypto.randomUUID())).response;
   const key = idempotencyKeyFromHeader(header);
   if (!key) throw new AppError('INVALID_IDEMPOTENCY_KEY');
-  const store = await c.get('idempotency');
+  const store = await c.var.gateway.idempotency();
   const fingerprint = await fingerprintRequest({ method: c.req.method, path: c.req.path, body: JSON.stringify(body) });
-  const begun = await store.begin(key, fingerprint, c.get('deps').config.idempotency.ttl_ms);
+  const begun = await store.begin(key, fingerprint, c.var.gateway.config.idempotency.ttl_ms);
   switch (begun.kind) {
     case 'replay':
-      c.get('log').info('idempotent replay', { status: begun.response.status });
+      c.var.log.info('idempotent replay', { status: begun.response.status });
       return new Response(begun.response.body, {
         status: begun.response.status,
         headers: [...Object.entries(begun.response.headers).flatMap(([k, v]) => (k === 'set-cookie' ? v.split('\n').map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]])), ['idempotent-replayed', 'true']],

@@ -1,7 +1,7 @@
 import type { Identity, Session } from '@ory/client';
-import type { ForwardedClient, KratosPort, RegistrationResult, RegistrationSubmission } from './client.ts';
+import type { ForwardedClient, KratosPort, RegistrationResult, RegistrationSubmission } from './port.ts';
 import type { Logger } from '../shared/log.ts';
-import { valueAtPointer } from '../shared/validation.ts';
+import { valueAtPointer } from '../shared/json-pointer.ts';
 import { performLogin, performRegistration } from './native-flow.ts';
 
 /**

@@ -1,5 +1,6 @@
 import type { UiContainer, UiText } from '@ory/client';
 import { errorMessage, type ErrorCode, type FieldError } from '../errors.ts';
+import { toPointer } from '../shared/json-pointer.ts';
 
 /**
  * Kratos UI message ids → our codes. Ids from Kratos's `text/id.go`; the ones the test suite
@@ -56,10 +57,7 @@ function range(from: number, to: number): number[] {
 /** Kratos node name (`traits.email`) → JSON pointer into our request (`/traits/email`). */
 export function nodeNameToPointer(name: string): string {
   if (name === '' || name === 'csrf_token' || name === 'method') return '';
-  return name
-    .split('.')
-    .map((part) => `/${part.replaceAll('~', '~0').replaceAll('/', '~1')}`)
-    .join('');
+  return toPointer(name.split('.'));
 }
 
 function toFieldError(msg: UiText, pointer: string, identifierPointer: string): FieldError {

@@ -1,25 +1,30 @@
-import type { AppContext } from '../app-env.ts';
-import { AppError, validationError, type FieldError } from '../errors.ts';
-import type { CreateFlowResult, ForwardedClient, KratosPort, LoginResult, LoginSubmission, RegistrationResult, RegistrationSubmission, UpstreamProblem } from './client.ts';
+import type { CreateFlowResult, FlowResults, FlowSubmissions, FlowType, ForwardedClient, KratosPort, RegistrationResult } from './port.ts';
 
 type NotAFlow = Exclude<CreateFlowResult, { kind: 'flow' }>;
+type CreatedFlow = Extract<CreateFlowResult, { kind: 'flow' }>;
 
 /**
- * Create a native flow and submit it; if Kratos says the flow expired in between, create a
- * fresh one and submit once more. The gateway holds the whole submission, so the client
- * never sees the expiry. A second expiry is returned as is.
+ * The native-flow engine, the same for every flow type: create the flow and submit it; if
+ * Kratos says the flow expired in between, create a fresh one and submit once more. The
+ * gateway holds the whole submission, so the client never sees the expiry. A second expiry is
+ * returned as is. Headers (raw X-Session-Token, no browser Cookie/Origin, request id, client
+ * IP) are the port's business and the same for every call; `decorate` lets a flow add what it
+ * knows of the created flow to its result.
  */
-export async function withFlowReplay<R extends { kind: string }>(
-  create: () => Promise<CreateFlowResult>,
-  submit: (flow: Extract<CreateFlowResult, { kind: 'flow' }>) => Promise<R>,
-  onExpired: () => void,
+export async function runNativeFlow<F extends FlowType, R extends { kind: string } = FlowResults[F]>(
+  kratos: KratosPort,
+  flow: F,
+  submission: FlowSubmissions[F],
+  client: ForwardedClient,
+  options: { onExpired?: () => void; decorate?: (result: FlowResults[F], created: CreatedFlow) => R } = {},
 ): Promise<R | NotAFlow> {
   let result: R | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
-    if (attempt > 0) onExpired();
-    const flow = await create();
-    if (flow.kind !== 'flow') return flow;
-    result = await submit(flow);
+    if (attempt > 0) options.onExpired?.();
+    const created = await kratos.createFlow(flow, client);
+    if (created.kind !== 'flow') return created;
+    const submitted = await kratos.submitFlow(flow, created.flowId, submission, client);
+    result = options.decorate ? options.decorate(submitted, created) : (submitted as unknown as R);
     if (result.kind !== 'expired') return result;
   }
   return result!;
@@ -33,57 +38,23 @@ export type PerformedRegistration =
 /** Native registration in one go (create + submit, with expiry replay). */
 export function performRegistration(
   kratos: KratosPort,
-  submission: RegistrationSubmission,
+  submission: FlowSubmissions['registration'],
   client: ForwardedClient,
   onExpired: () => void = () => {},
 ): Promise<PerformedRegistration> {
-  return withFlowReplay(
-    () => kratos.createRegistrationFlow(client),
-    async (flow): Promise<PerformedRegistration> => {
-      const result = await kratos.submitRegistrationFlow(flow.flowId, submission, client);
-      return result.kind === 'ambiguous' ? { ...result, flowIssuedAt: flow.issuedAt } : result;
-    },
+  return runNativeFlow(kratos, 'registration', submission, client, {
     onExpired,
-  );
+    // The lost-answer resolution needs the flow's issued_at (see lost-answer.ts).
+    decorate: (result, created): PerformedRegistration => (result.kind === 'ambiguous' ? { ...result, flowIssuedAt: created.issuedAt } : result),
+  });
 }
 
 /** Native login in one go (create + submit, with expiry replay). */
 export function performLogin(
   kratos: KratosPort,
-  submission: LoginSubmission,
+  submission: FlowSubmissions['login'],
   client: ForwardedClient,
   onExpired: () => void = () => {},
-): Promise<LoginResult> {
-  return withFlowReplay(
-    () => kratos.createLoginFlow(client),
-    (flow) => kratos.submitLoginFlow(flow.flowId, submission, client),
-    onExpired,
-  );
-}
-
-/** The results both flows can end in, besides their own success. */
-type FlowFailure =
-  | { kind: 'invalid'; errors: FieldError[] }
-  | { kind: 'signed_in' }
-  | { kind: 'expired'; newFlowId?: string }
-  | { kind: 'unavailable'; problem: UpstreamProblem }
-  | { kind: 'upstream_error'; problem: UpstreamProblem };
-
-/** The one mapping of a failed native flow to the client's answer; upstream detail only goes to the log. */
-export function flowFailure(c: AppContext, flow: 'registration' | 'login', result: FlowFailure): AppError {
-  switch (result.kind) {
-    case 'invalid':
-      return validationError(result.errors);
-    case 'signed_in':
-      return new AppError('SESSION_ALREADY_AVAILABLE');
-    case 'expired':
-      c.get('log').warn(`${flow} flow expired twice in a row`);
-      return new AppError('FLOW_EXPIRED');
-    case 'unavailable':
-      c.get('log').error(`kratos unavailable during ${flow}`, { upstream: result.problem });
-      return new AppError('KRATOS_UNAVAILABLE');
-    case 'upstream_error':
-      c.get('log').error(`unexpected kratos answer during ${flow}`, { upstream: result.problem });
-      return new AppError('UPSTREAM_ERROR');
-  }
+): Promise<FlowResults['login']> {
+  return runNativeFlow(kratos, 'login', submission, client, { onExpired });
 }

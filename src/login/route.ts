@@ -1,15 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { afterJobPlan } from '../after-jobs/plan.ts';
-import type { GatewayConfig } from '../config.ts';
-import { forwardedClient, type AppContext } from '../app-env.ts';
-import { acceptBody } from '../middleware/body.ts';
-import { AppError } from '../errors.ts';
-import { replaySessionJobs, respondWithRedirect } from '../after-jobs/replay.ts';
-import { flowFailure, performLogin } from '../kratos/native-flow.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
-import { createRouter } from '../shared/router.ts';
-import { problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { respondWithOutcome } from '../after-jobs/respond.ts';
+import type { AppContext } from '../app-env.ts';
+import type { GatewayConfig } from '../config.ts';
+import { acceptBody } from '../middleware/body.ts';
 import { chooseDelivery } from '../session/delivery.ts';
+import { forwardedClient } from '../session/incoming.ts';
+import { problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { createRouter } from '../shared/router.ts';
+import { signIn, type SignInDeps } from './sign-in.ts';
 
 const LoginRequest = z
   .strictObject({
@@ -51,31 +51,21 @@ const route = createRoute({
   },
 });
 
+/** `POST /v1/login`: the HTTP side of a sign-in (the sign-in itself is `signIn`). */
 export function loginRoutes(config: GatewayConfig) {
   const plan = afterJobPlan(config.selfservice, 'login');
 
   async function login(c: AppContext, body: LoginBody): Promise<Response> {
-    const log = c.get('log');
-    const redirectTo = resolveRedirect(c, plan);
+    const gateway = c.var.gateway;
+    const log = c.var.log;
+    const redirectTo = resolveRedirect(plan, new URL(c.req.url).search, gateway.returnToPolicy, log);
     const delivery = chooseDelivery(c);
     const client = await forwardedClient(c);
-    const result = await performLogin(c.get('deps').kratos, body, client, () =>
-      log.info('login flow expired between create and submit; retrying with a new flow'),
-    );
-    switch (result.kind) {
-      case 'ok': {
-        log.info('login succeeded', { identity_id: result.session.identity?.id, delivery });
-        const session = await replaySessionJobs(c, plan, { session: result.session, token: result.sessionToken }, delivery, client);
-        return respondWithRedirect(c, { ...session }, redirectTo);
-      }
-      case 'invalid_credentials':
-        throw new AppError('INVALID_CREDENTIALS');
-      default:
-        throw flowFailure(c, 'login', result);
-    }
+    const deps: SignInDeps = { kratos: gateway.kratos, log, now: gateway.now, cookies: gateway.cookies, cookieConfig: config.session.cookie, plan };
+    return respondWithOutcome(c, await signIn(deps, { submission: body, delivery, redirectTo, client }));
   }
 
   const router = createRouter();
   router.post('/v1/login', acceptBody(LoginRequest, login));
-  return router.openapi(route, (c) => login(c, c.req.valid('json')) as never);
+  return router.openapi(route, (c) => login(c, c.req.valid('json')));
 }

@@ -4,7 +4,7 @@ import type { HTTPException } from 'hono/http-exception';
 import type { AppContext, AppEnv } from '../app-env.ts';
 import { AppError, validationError } from '../errors.ts';
 import { isHtmlFormPost } from '../session/delivery.ts';
-import { zodIssuesToFieldErrors } from '../shared/validation.ts';
+import { zodIssuesToFieldErrors } from '../shared/zod-issues.ts';
 
 /**
  * Request bodies: the one place where "the gateway could not read what the client sent"

@@ -1,7 +1,8 @@
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../app-env.ts';
 import { AppError } from '../errors.ts';
-import { hasSessionCookie } from '../session/delivery.ts';
+import type { SessionConfig } from '../session/config.ts';
+import { hasSessionCookie } from '../session/cookie.ts';
 
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -15,7 +16,7 @@ const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
  * - a request that carries our session cookie but proves neither is refused, since nothing
  *   shows it came from a page we trust. Native clients (no cookie, no Origin) pass.
  */
-export function originGuard(allowedOrigins: readonly string[]) {
+export function originGuard(allowedOrigins: readonly string[], cookie: SessionConfig['cookie']) {
   const allowed = new Set(allowedOrigins);
   return createMiddleware<AppEnv>(async (c, next) => {
     if (safeMethods.has(c.req.method)) return next();
@@ -24,7 +25,7 @@ export function originGuard(allowedOrigins: readonly string[]) {
     let ok: boolean;
     if (origin !== undefined) ok = allowed.has(origin) || origin === new URL(c.req.url).origin;
     else if (site !== undefined) ok = site === 'same-origin' || site === 'none';
-    else ok = !hasSessionCookie(c);
+    else ok = !hasSessionCookie(c, cookie);
     if (!ok) {
       c.get('log').warn('cross-site request refused', { origin: origin ?? null, sec_fetch_site: site ?? null });
       throw new AppError('ORIGIN_NOT_ALLOWED');

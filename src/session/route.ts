@@ -1,9 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
-import { createRouter } from '../shared/router.ts';
+import { kratosFailure } from '../kratos/failure.ts';
 import { problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
-import { clearSessionCookie, hasSessionCookie, incomingSession } from './delivery.ts';
+import { createRouter } from '../shared/router.ts';
+import type { SessionConfig } from './config.ts';
+import { clearSessionCookie, hasSessionCookie } from './cookie.ts';
+import { incomingSession } from './incoming.ts';
 
 const whoami = createRoute({
   method: 'get',
@@ -30,51 +32,40 @@ const logout = createRoute({
   },
 });
 
-function unavailable(c: AppContext, what: string, problem: unknown): AppError {
-  c.get('log').error(`kratos unavailable during ${what}`, { upstream: problem });
-  return new AppError('KRATOS_UNAVAILABLE');
-}
-
-export function sessionRoutes() {
+/** `GET /v1/session` (who am I) and `DELETE /v1/session` (sign out). */
+export function sessionRoutes(cookie: SessionConfig['cookie']) {
   return createRouter()
     .openapi(whoami, async (c) => {
       const incoming = await incomingSession(c);
       if (!incoming) {
         // A cookie that no longer opens (expired, rotated out, tampered) is cleared.
-        if (hasSessionCookie(c)) clearSessionCookie(c);
+        if (hasSessionCookie(c, cookie)) clearSessionCookie(c, cookie);
         throw new AppError('UNAUTHENTICATED');
       }
-      const result = await c.get('deps').kratos.whoami(incoming.token, { requestId: c.get('requestId') });
+      const result = await c.var.gateway.kratos.whoami(incoming.token, { requestId: c.var.requestId });
       switch (result.kind) {
         case 'ok':
           return c.json({ session: result.session as unknown as z.infer<typeof SessionSchema> }, 200);
         case 'unauthenticated':
-          if (incoming.via === 'cookie') clearSessionCookie(c);
+          if (incoming.via === 'cookie') clearSessionCookie(c, cookie);
           throw new AppError('UNAUTHENTICATED');
-        case 'unavailable':
-          throw unavailable(c, 'whoami', result.problem);
-        case 'upstream_error':
-          c.get('log').error('unexpected kratos answer during whoami', { upstream: result.problem });
-          throw new AppError('UPSTREAM_ERROR');
+        default:
+          throw kratosFailure(c.var.log, 'whoami', result);
       }
     })
     .openapi(logout, async (c) => {
       const incoming = await incomingSession(c);
       if (!incoming) {
-        if (hasSessionCookie(c)) {
-          clearSessionCookie(c);
+        if (hasSessionCookie(c, cookie)) {
+          clearSessionCookie(c, cookie);
           return c.body(null, 204);
         }
         throw new AppError('UNAUTHENTICATED');
       }
-      const result = await c.get('deps').kratos.revokeSession(incoming.token, { requestId: c.get('requestId') });
-      if (result.kind === 'unavailable') throw unavailable(c, 'logout', result.problem);
-      if (result.kind === 'upstream_error') {
-        c.get('log').error('unexpected kratos answer during logout', { upstream: result.problem });
-        throw new AppError('UPSTREAM_ERROR');
-      }
+      const result = await c.var.gateway.kratos.revokeSession(incoming.token, { requestId: c.var.requestId });
+      if (result.kind === 'unavailable' || result.kind === 'upstream_error') throw kratosFailure(c.var.log, 'logout', result);
       // ok, or not_found (already gone): either way the client is signed out.
-      if (incoming.via === 'cookie') clearSessionCookie(c);
+      if (incoming.via === 'cookie') clearSessionCookie(c, cookie);
       return c.body(null, 204);
     });
 }

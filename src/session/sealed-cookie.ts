@@ -6,6 +6,8 @@
  * Format: `v1.<keyId>.<base64url(iv)>.<base64url(ciphertext+tag)>`, only cookie-safe characters.
  */
 
+import { fromBase64Url, hkdfParams, importHkdfSecret, toBase64Url } from '../shared/crypto.ts';
+
 const VERSION = 'v1';
 const MIN_SECRET_LENGTH = 32;
 const IV_BYTES = 12;
@@ -44,8 +46,8 @@ export async function deriveCookieKeys(secrets: readonly string[]): Promise<Cook
   });
   const keys = await Promise.all(
     secrets.map(async (secret): Promise<CookieKey> => {
-      const ikm = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, ['deriveKey', 'deriveBits']);
-      const hkdf = (info: string) => ({ name: 'HKDF', hash: 'SHA-256', salt: encoder.encode(HKDF_SALT), info: encoder.encode(info) });
+      const ikm = await importHkdfSecret(secret, ['deriveKey', 'deriveBits']);
+      const hkdf = (info: string) => hkdfParams(HKDF_SALT, info);
       const key = await crypto.subtle.deriveKey(hkdf(ENC_INFO), ikm, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
       const idMaterial = await crypto.subtle.deriveBits(hkdf(KEY_ID_INFO), ikm, 256);
       const id = toBase64Url(new Uint8Array(await crypto.subtle.digest('SHA-256', idMaterial))).slice(0, KEY_ID_LENGTH);
@@ -115,25 +117,4 @@ export async function openSessionCookie(keys: CookieKeys, value: string, now: nu
   // Checked only after authentication, so a forged value never learns anything from the clock.
   if (e <= now) return { ok: false, reason: 'expired' };
   return { ok: true, token: t, expiresAt: e };
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-/** Strict base64url: no padding, no foreign characters, and only the canonical encoding of its bytes. */
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
-  let binary: string;
-  try {
-    binary = atob(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
-  } catch {
-    return undefined;
-  }
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  // Unused trailing bits would give one value several spellings; refuse all but one.
-  return toBase64Url(bytes) === text ? bytes : undefined;
 }

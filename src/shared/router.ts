@@ -1,7 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../app-env.ts';
 import { validationError } from '../errors.ts';
-import { zodIssuesToFieldErrors } from './validation.ts';
+import { zodIssuesToFieldErrors } from './zod-issues.ts';
 
 /**
  * A sub-app whose zod validation failures become our VALIDATION_FAILED problem, with

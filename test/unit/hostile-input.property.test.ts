@@ -6,7 +6,7 @@ import { errorCodes } from '../../src/errors.ts';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/shared/http.ts';
 import { createKratosClient } from '../../src/kratos/client.ts';
 import { createLogger } from '../../src/shared/log.ts';
-import { createSessionCookies } from '../../src/session/delivery.ts';
+import { createSessionCookies } from '../../src/session/cookie.ts';
 import { createFakeKratos, fixture } from '../support/fake-kratos.ts';
 
 /**
