@@ -1,7 +1,7 @@
 import type { Identity } from '@ory/client';
 import { AppError, validationError } from '../errors.ts';
 import type { MetadataWrites } from '../kratos/port.ts';
-import type { StageResult } from '../services/runner.ts';
+import type { StageResult } from '../services/stages.ts';
 import type { TemplateContext } from '../services/template.ts';
 import type { SignUpDeps } from './deps.ts';
 import { throwIfAborted } from './rollback.ts';
