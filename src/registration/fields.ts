@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import type { FieldConfig } from '../config.ts';
+import type { FieldConfig } from './config.ts';
 import { validationError, type FieldError } from '../errors.ts';
 import type { MetadataWrites, RegistrationSubmission } from '../kratos/port.ts';
 import { toPointer } from '../shared/json-pointer.ts';
