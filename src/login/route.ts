@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { flowProblemResponses, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { signIn, type SignInDeps } from './sign-in.ts';
 
@@ -40,13 +40,12 @@ const route = createRoute({
     body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
   },
   responses: {
+    ...flowProblemResponses,
     200: { description: 'Signed in', content: { 'application/json': { schema: LoginResponse } } },
     303: { description: 'Signed in (HTML form post): redirect' },
     400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
     401: { description: 'Wrong identifier or password', content: problemContent },
-    403: { description: 'Cross-site request from an origin that is not allowed', content: problemContent },
     415: { description: 'Body is neither JSON nor an HTML form', content: problemContent },
-    502: { description: 'Kratos answered unexpectedly', content: problemContent },
     503: { description: 'Kratos is unavailable', content: problemContent },
   },
 });

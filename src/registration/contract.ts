@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { GatewayConfig } from '../config.ts';
-import { IdentitySchema, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { flowProblemResponses, IdentitySchema, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
 import { compileFields } from './fields.ts';
 
 /**
@@ -50,15 +50,14 @@ export function registrationContract(config: GatewayConfig) {
       }),
     },
     responses: {
+      ...flowProblemResponses,
       200: { description: 'Signed up', content: { 'application/json': { schema: response } } },
       303: { description: 'Signed up (HTML form post): redirect to the redirect job target' },
       400: { description: 'Invalid input (field errors), a session was sent, or return_to is not allowed', content: problemContent },
-      403: { description: 'Cross-site request from an origin that is not allowed', content: problemContent },
       409: { description: 'A request with the same Idempotency-Key is still running', content: problemContent },
       415: { description: 'Body is not JSON', content: problemContent },
       422: { description: 'The Idempotency-Key was used with a different body', content: problemContent },
       500: { description: 'A failed sign-up could not be undone (logged with the identity id)', content: problemContent },
-      502: { description: 'Kratos answered unexpectedly', content: problemContent },
       503: { description: 'Kratos or a required service is unavailable, or the sign-up was rolled back; retry after `Retry-After`', content: problemContent },
     },
   });

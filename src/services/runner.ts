@@ -48,21 +48,6 @@ export interface ServiceRunnerDeps {
   newId?: () => string;
 }
 
-/** What the runner is built from; clock, sleep, jitter and ids are injectable for tests. */
-export interface ServiceRunnerDeps {
-  services: ServicesConfig;
-  /** Functions for config entries that say `function: name`. */
-  functions?: Record<string, ServiceFunction>;
-  transport: HttpTransport;
-  logger: Logger;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  /** In [0, 1): the jitter source. */
-  random?: () => number;
-  /** A fresh id per attempt, sent as X-Request-Id. */
-  newId?: () => string;
-}
-
 /** Builds the runner once at start; it throws if a `function:` service has no function. */
 export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
   const now = deps.now ?? (() => Date.now());

@@ -34,6 +34,12 @@ export const problemContent = {
   'application/problem+json': { schema: ProblemSchema },
 } as const;
 
+/** Answers every flow route (registration, login) can give besides its own. */
+export const flowProblemResponses = {
+  403: { description: 'Cross-site request from an origin that is not allowed', content: problemContent },
+  502: { description: 'Kratos answered unexpectedly', content: problemContent },
+} as const;
+
 /** Kratos's identity and session objects, passed through (credentials are never included). */
 export const IdentitySchema = z
   .looseObject({ id: z.string(), schema_id: z.string(), traits: z.record(z.string(), z.unknown()) })
