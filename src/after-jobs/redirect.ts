@@ -7,13 +7,13 @@ import { checkReturnTo, returnToFromSearch, type ReturnToPolicy } from './return
  * The `redirect` after-job's target for this request, decided *before* any call to Kratos so
  * that a refused `return_to` never leaves an account behind. `redirect_to` is the default;
  * with `allow_user_defined`, a `return_to` query parameter wins if it passes the allow-list,
- * and is returned re-serialised, never as the raw input. `search` is the request URL's query.
+ * and is returned re-serialised, never as the raw input. `url` is the request's URL.
  */
-export function resolveRedirect(plan: AfterJobPlan, search: string, policy: ReturnToPolicy, log: Logger): string | undefined {
+export function resolveRedirect(plan: AfterJobPlan, url: string, policy: ReturnToPolicy, log: Logger): string | undefined {
   if (!plan.redirect) return undefined;
   // Without allow_user_defined, return_to is not read at all (as in Kratos).
   if (!plan.redirect.allowUserDefined) return plan.redirect.redirectTo;
-  const parsed = returnToFromSearch(search);
+  const parsed = returnToFromSearch(new URL(url).search);
   const refuse = (reason: string) => {
     log.info('return_to refused', { reason });
     return new AppError('RETURN_TO_NOT_ALLOWED', { errors: [{ pointer: '', code: 'RETURN_TO_NOT_ALLOWED', message: reason }] });

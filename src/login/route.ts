@@ -57,7 +57,7 @@ export function loginRoutes(config: GatewayConfig) {
   async function login(c: AppContext, body: LoginBody): Promise<Response> {
     const gateway = c.var.gateway;
     const log = c.var.log;
-    const redirectTo = resolveRedirect(plan, new URL(c.req.url).search, gateway.returnToPolicy, log);
+    const redirectTo = resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log);
     const delivery = chooseDelivery(c);
     const client = await forwardedClient(c);
     const deps: SignInDeps = { kratos: gateway.kratos, log, now: gateway.now, cookies: gateway.cookies, cookieConfig: config.session.cookie, plan };

@@ -38,7 +38,7 @@ export function registrationRoutes(config: GatewayConfig) {
     const gateway = c.var.gateway;
     const log = c.var.log;
     // Everything that can refuse the request is checked before anything is called.
-    const redirectTo = resolveRedirect(plan, new URL(c.req.url).search, gateway.returnToPolicy, log);
+    const redirectTo = resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log);
     const delivery = chooseDelivery(c);
     const { metadata, ...submission } = toSubmission(body, fields);
     const signal = requestSignal(c);
