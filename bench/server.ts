@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     case 'gateway': {
       const [{ parseConfig }, { createLogger }, { startNodeGateway }] = await Promise.all([
         import('../src/config.ts'),
-        import('../src/log.ts'),
+        import('../src/shared/log.ts'),
         import('../src/runtime/node.ts'),
       ]);
       const config = parseConfig(options.config);

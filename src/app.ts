@@ -1,33 +1,30 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
-import { bodyProblem } from './body.ts';
-import type { AppDeps, AppEnv } from './context.ts';
+import { compileReturnToPolicy } from './after-jobs/return-to.ts';
+import type { AppDeps, AppEnv, Gateway } from './app-env.ts';
 import { AppError, problemResponse } from './errors.ts';
-import { originGuard } from './csrf.ts';
-import { createMemoryIdempotencyStore, encryptingStore, type IdempotencyStore } from './idempotency/index.ts';
-import { compileReturnToPolicy } from './return-to.ts';
+import { healthRoutes } from './health/route.ts';
+import { encryptingStore } from './idempotency/encrypting-store.ts';
+import { createMemoryIdempotencyStore, type IdempotencyStore } from './idempotency/store.ts';
+import { loginRoutes } from './login/route.ts';
+import { bodyProblem } from './middleware/body.ts';
+import { bodyLimit } from './middleware/body-limit.ts';
+import { originGuard } from './middleware/origin-guard.ts';
+import { registrationRoutes } from './registration/route.ts';
 import { createMemoryRetryQueue, runnerExecutor } from './services/retry-queue.ts';
 import { createServiceRunner } from './services/runner.ts';
-import { healthRoutes } from './routes/health.ts';
-import { loginRoutes } from './routes/login.ts';
-import { registrationRoutes } from './routes/registration.ts';
-import { sessionRoutes } from './routes/session.ts';
-import { createSessionCookies } from './session.ts';
+import { createSessionCookies } from './session/cookie.ts';
+import { sessionRoutes } from './session/route.ts';
+import { randomSecret } from './shared/crypto.ts';
 
-export type { AppDeps, AppEnv } from './context.ts';
+export type { AppDeps, AppEnv } from './app-env.ts';
 
-/**
- * The portable core: a Hono app built from its dependencies. Runtimes (src/runtime/) build
- * the dependencies once and serve this; tests build it with fakes.
- */
-export function createApp(deps: AppDeps) {
+/** Fills in every default of `deps`, once: the rest of the code never sees an optional dependency. */
+function resolveGateway(deps: AppDeps): Gateway {
   const { config, logger } = deps;
   const now = deps.now ?? Date.now;
-  const cookies = createSessionCookies(config.secrets.session);
-  const returnToPolicy = compileReturnToPolicy(config.return_to);
   const services = createServiceRunner({
     services: config.registration.services,
     ...(deps.serviceFunctions ? { functions: deps.serviceFunctions } : {}),
@@ -46,11 +43,35 @@ export function createApp(deps: AppDeps) {
   // Stored replays can hold a session token, so the store only ever sees ciphertext. Without a
   // configured secret a random per-process key is fine: the default store is per-process too.
   let idempotency: Promise<IdempotencyStore> | undefined;
-  const idempotencyStore = () =>
-    (idempotency ??= encryptingStore(
-      deps.idempotencyStore ?? createMemoryIdempotencyStore({ now, maxEntries: config.idempotency.max_entries }),
-      config.idempotency.secret ?? randomSecret(),
-    ));
+  const peerAddress = deps.peerAddress;
+  const onLeftBehind = deps.onLeftBehind;
+  return {
+    config,
+    kratos: deps.kratos,
+    logger,
+    now,
+    peerAddress: peerAddress ?? (() => undefined),
+    services,
+    retryQueue,
+    idempotency: () =>
+      (idempotency ??= encryptingStore(
+        deps.idempotencyStore ?? createMemoryIdempotencyStore({ now, maxEntries: config.idempotency.max_entries }),
+        config.idempotency.secret ?? randomSecret(),
+      )),
+    cookies: createSessionCookies(config.secrets.session),
+    returnToPolicy: compileReturnToPolicy(config.return_to),
+    shutdownSignal: deps.shutdownSignal,
+    onLeftBehind: onLeftBehind ? (id) => onLeftBehind(id) : () => {},
+  };
+}
+
+/**
+ * The portable core: a Hono app built from its dependencies. Runtimes (src/runtime/) build
+ * the dependencies once and serve this; tests build it with fakes.
+ */
+export function createApp(deps: AppDeps) {
+  const gateway = resolveGateway(deps);
+  const { config, logger, now } = gateway;
   const app = new OpenAPIHono<AppEnv>();
 
   // Accepts a client-sent X-Request-Id only if it is short and plain (Hono's default check),
@@ -58,13 +79,8 @@ export function createApp(deps: AppDeps) {
   app.use(requestId());
   app.use(async (c, next) => {
     const started = now();
-    c.set('deps', deps);
+    c.set('gateway', gateway);
     c.set('log', logger.child({ request_id: c.get('requestId') }));
-    c.set('cookies', cookies);
-    c.set('returnToPolicy', returnToPolicy);
-    c.set('services', services);
-    c.set('retryQueue', retryQueue);
-    c.set('idempotency', idempotencyStore());
     await next();
     // No query string, bodies or headers in the access log: they can carry secrets.
     c.get('log').info('request', {
@@ -87,32 +103,13 @@ export function createApp(deps: AppDeps) {
       }),
     );
   }
-  app.use(originGuard(config.cors.allowed_origins));
-  const maxBody = config.server.body_limit_bytes;
-  const streamingLimit = bodyLimit({
-    maxSize: maxBody,
-    onError: () => {
-      throw new AppError(413, 'PAYLOAD_TOO_LARGE');
-    },
-  });
-  app.use(async (c, next) => {
-    // Fast path from the headers alone: Hono's bodyLimit reads `c.req.raw.body`, which makes
-    // @hono/node-server build a full Request for every call (measured as a hot spot in the
-    // benchmark). Only a body without a trustworthy Content-Length needs the counting stream.
-    // A body without Content-Length (chunked, HTTP/2, other runtimes) is counted as it streams.
-    if (c.req.method === 'GET' || c.req.method === 'HEAD' || c.req.method === 'OPTIONS') return next();
-    const length = c.req.header('content-length');
-    if (length !== undefined && c.req.header('transfer-encoding') === undefined) {
-      if (!/^\d+$/.test(length) || Number(length) > maxBody) throw new AppError(413, 'PAYLOAD_TOO_LARGE');
-      return next();
-    }
-    return streamingLimit(c, next);
-  });
+  app.use(originGuard(config.cors.allowed_origins, config.session.cookie));
+  app.use(bodyLimit(config.server.body_limit_bytes));
 
   app.route('/', healthRoutes());
   app.route('/', registrationRoutes(config));
   app.route('/', loginRoutes(config));
-  app.route('/', sessionRoutes());
+  app.route('/', sessionRoutes(config.session.cookie));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',
@@ -123,7 +120,7 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  app.notFound((c) => problemResponse(c, new AppError(404, 'NOT_FOUND')));
+  app.notFound((c) => problemResponse(c, new AppError('NOT_FOUND')));
 
   // The one error path: everything becomes application/problem+json.
   app.onError((err, c) => {
@@ -137,15 +134,10 @@ export function createApp(deps: AppDeps) {
       if (mapped) return problemResponse(c, mapped);
     }
     (c.get('log') ?? logger).error('unhandled error', { error: err });
-    return problemResponse(c, new AppError(500, 'INTERNAL_ERROR'));
+    return problemResponse(c, new AppError('INTERNAL_ERROR'));
   });
 
   return app;
-}
-
-function randomSecret(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export type App = ReturnType<typeof createApp>;

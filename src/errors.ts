@@ -3,63 +3,81 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 /**
  * The one registry of stable error codes. Request-level codes are the top-level `code` of a
- * problem document; field-level codes appear in `errors[].code`. The OpenAPI document lists
- * them from here, so clients can switch on them.
+ * problem document and carry their HTTP status (and `Retry-After` seconds, when a retry is
+ * worth it); field-level codes appear in `errors[].code` and have no status. The OpenAPI
+ * document lists them from here, so clients can switch on them.
  */
 export const errorCodes = {
   // request level
-  VALIDATION_FAILED: 'One or more values in the request are invalid.',
-  INVALID_JSON: 'The request body is not valid JSON.',
-  INVALID_BODY: 'The request body could not be parsed.',
-  UNSUPPORTED_MEDIA_TYPE: 'The request body must be sent as application/json.',
-  PAYLOAD_TOO_LARGE: 'The request body is too large.',
-  REQUEST_TIMEOUT: 'The request was not received in time; the connection was closed. Send it again.',
-  HEADERS_TOO_LARGE: 'The request line and headers are too large.',
-  EXPECTATION_FAILED: 'Only `Expect: 100-continue` is supported.',
-  MALFORMED_REQUEST: 'The request is not valid HTTP.',
-  NOT_FOUND: 'There is no such route.',
-  INVALID_AUTHORIZATION: 'The Authorization or X-Session-Token header is malformed.',
-  SESSION_ALREADY_AVAILABLE: 'A valid session was sent with the request; sign out first.',
-  UNAUTHENTICATED: 'No valid session was sent with the request.',
-  INVALID_CREDENTIALS: 'The identifier or the password is wrong.',
-  ORIGIN_NOT_ALLOWED: 'The request comes from an origin that is not allowed to call this gateway.',
-  RETURN_TO_NOT_ALLOWED: 'The return_to URL is not on the allow-list.',
-  SERVICE_UNAVAILABLE: 'A service the sign-up depends on is unavailable; nothing was created. Retry later.',
-  SERVICE_FAILED: 'A service the sign-up depends on failed; nothing was created.',
-  SIGNUP_ROLLED_BACK: 'The sign-up did not happen: a required step failed and the account was removed again. Retry the request.',
-  ROLLBACK_FAILED: 'The sign-up failed and could not be fully undone; the operators have been alerted.',
-  INVALID_IDEMPOTENCY_KEY: 'The Idempotency-Key header is malformed (1–255 printable characters).',
-  IDEMPOTENCY_KEY_IN_USE: 'A request with this Idempotency-Key is still being processed; retry later.',
-  IDEMPOTENCY_KEY_MISMATCH: 'This Idempotency-Key was used with a different request body.',
-  REQUEST_ABORTED: 'The request was cut short (the gateway is shutting down, or the client went away); nothing was kept. Retry the request.',
-  SIGNUP_OUTCOME_UNKNOWN: 'The identity service did not confirm whether the account was created; the operators have been alerted. Try signing in, or retry later.',
-  FLOW_EXPIRED: 'The sign-up flow expired repeatedly; retry the request.',
-  KRATOS_UNAVAILABLE: 'The identity service is unavailable; retry later.',
-  UPSTREAM_ERROR: 'The identity service answered in an unexpected way.',
-  INTERNAL_ERROR: 'The gateway failed unexpectedly.',
+  VALIDATION_FAILED: { status: 400, message: 'One or more values in the request are invalid.' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  INVALID_BODY: { status: 400, message: 'The request body could not be parsed.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be sent as application/json.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time; the connection was closed. Send it again.' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'The request line and headers are too large.' },
+  EXPECTATION_FAILED: { status: 417, message: 'Only `Expect: 100-continue` is supported.' },
+  MALFORMED_REQUEST: { status: 400, message: 'The request is not valid HTTP.' },
+  NOT_FOUND: { status: 404, message: 'There is no such route.' },
+  INVALID_AUTHORIZATION: { status: 400, message: 'The Authorization or X-Session-Token header is malformed.' },
+  SESSION_ALREADY_AVAILABLE: { status: 400, message: 'A valid session was sent with the request; sign out first.' },
+  UNAUTHENTICATED: { status: 401, message: 'No valid session was sent with the request.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'The identifier or the password is wrong.' },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'The request comes from an origin that is not allowed to call this gateway.' },
+  RETURN_TO_NOT_ALLOWED: { status: 400, message: 'The return_to URL is not on the allow-list.' },
+  SERVICE_UNAVAILABLE: { status: 503, retryAfter: 5, message: 'A service the sign-up depends on is unavailable; nothing was created. Retry later.' },
+  SERVICE_FAILED: { status: 502, message: 'A service the sign-up depends on failed; nothing was created.' },
+  SIGNUP_ROLLED_BACK: { status: 503, retryAfter: 5, message: 'The sign-up did not happen: a required step failed and the account was removed again. Retry the request.' },
+  ROLLBACK_FAILED: { status: 500, message: 'The sign-up failed and could not be fully undone; the operators have been alerted.' },
+  INVALID_IDEMPOTENCY_KEY: { status: 400, message: 'The Idempotency-Key header is malformed (1–255 printable characters).' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, retryAfter: 1, message: 'A request with this Idempotency-Key is still being processed; retry later.' },
+  IDEMPOTENCY_KEY_MISMATCH: { status: 422, message: 'This Idempotency-Key was used with a different request body.' },
+  REQUEST_ABORTED: { status: 503, retryAfter: 1, message: 'The request was cut short (the gateway is shutting down, or the client went away); nothing was kept. Retry the request.' },
+  SIGNUP_OUTCOME_UNKNOWN: { status: 503, retryAfter: 5, message: 'The identity service did not confirm whether the account was created; the operators have been alerted. Try signing in, or retry later.' },
+  FLOW_EXPIRED: { status: 503, retryAfter: 1, message: 'The sign-up flow expired repeatedly; retry the request.' },
+  KRATOS_UNAVAILABLE: { status: 503, retryAfter: 5, message: 'The identity service is unavailable; retry later.' },
+  UPSTREAM_ERROR: { status: 502, message: 'The identity service answered in an unexpected way.' },
+  INTERNAL_ERROR: { status: 500, message: 'The gateway failed unexpectedly.' },
   // field level
-  REQUIRED: 'A required value is missing.',
-  INVALID_TYPE: 'The value has the wrong type.',
-  INVALID_VALUE: 'The value is not allowed.',
-  INVALID_EMAIL: 'The value is not a valid email address.',
-  INVALID_FORMAT: 'The value does not have the expected format.',
-  PATTERN_MISMATCH: 'The value does not match the required pattern.',
-  TOO_SHORT: 'The value is too short.',
-  TOO_LONG: 'The value is too long.',
-  OUT_OF_RANGE: 'The value is outside the allowed range.',
-  UNKNOWN_FIELD: 'The request contains a property that is not allowed.',
-  MUST_BE_ACCEPTED: 'This box must be checked.',
-  IDENTIFIER_TAKEN: 'An account with this identifier exists already.',
-  PASSWORD_TOO_SHORT: 'The password is too short.',
-  PASSWORD_TOO_LONG: 'The password is too long.',
-  PASSWORD_TOO_SIMILAR: 'The password is too similar to the identifier.',
-  PASSWORD_BREACHED: 'The password was found in data breaches.',
-  PASSWORD_POLICY: 'The password does not meet the password policy.',
-  KRATOS_MESSAGE: 'Kratos reported a problem with the submitted data.',
-  SERVICE_REJECTED: 'An external check declined this value.',
-} as const satisfies Record<string, string>;
+  REQUIRED: { message: 'A required value is missing.' },
+  INVALID_TYPE: { message: 'The value has the wrong type.' },
+  INVALID_VALUE: { message: 'The value is not allowed.' },
+  INVALID_EMAIL: { message: 'The value is not a valid email address.' },
+  INVALID_FORMAT: { message: 'The value does not have the expected format.' },
+  PATTERN_MISMATCH: { message: 'The value does not match the required pattern.' },
+  TOO_SHORT: { message: 'The value is too short.' },
+  TOO_LONG: { message: 'The value is too long.' },
+  OUT_OF_RANGE: { message: 'The value is outside the allowed range.' },
+  UNKNOWN_FIELD: { message: 'The request contains a property that is not allowed.' },
+  MUST_BE_ACCEPTED: { message: 'This box must be checked.' },
+  IDENTIFIER_TAKEN: { message: 'An account with this identifier exists already.' },
+  PASSWORD_TOO_SHORT: { message: 'The password is too short.' },
+  PASSWORD_TOO_LONG: { message: 'The password is too long.' },
+  PASSWORD_TOO_SIMILAR: { message: 'The password is too similar to the identifier.' },
+  PASSWORD_BREACHED: { message: 'The password was found in data breaches.' },
+  PASSWORD_POLICY: { message: 'The password does not meet the password policy.' },
+  KRATOS_MESSAGE: { message: 'Kratos reported a problem with the submitted data.' },
+  SERVICE_REJECTED: { message: 'An external check declined this value.' },
+} as const satisfies Record<string, ErrorCodeEntry>;
+
+interface ErrorCodeEntry {
+  /** HTTP status; only request-level codes have one. */
+  status?: ContentfulStatusCode;
+  /** Seconds for `Retry-After`, sent with every answer of this code. */
+  retryAfter?: number;
+  /** What the code means, in user terms (the default `detail` / field message). */
+  message: string;
+}
 
 export type ErrorCode = keyof typeof errorCodes;
+
+/** Codes that can be a problem document's top-level `code` (they have a status). */
+export type RequestErrorCode = { [K in ErrorCode]: (typeof errorCodes)[K] extends { status: number } ? K : never }[ErrorCode];
+
+/** The user-facing wording of a code. */
+export function errorMessage(code: ErrorCode): string {
+  return errorCodes[code].message;
+}
 
 /** One entry of a problem document's `errors` list. */
 export interface FieldError {
@@ -70,23 +88,41 @@ export interface FieldError {
   kratos?: { id: number };
 }
 
-/** The one error type routes throw; `onError` turns it into application/problem+json. */
+export interface AppErrorOptions {
+  /** Replaces the registry's wording; never quotes what the client sent. */
+  detail?: string;
+  errors?: FieldError[];
+  headers?: Record<string, string>;
+}
+
+/**
+ * The one error type routes throw; `onError` turns it into application/problem+json. Status
+ * and `Retry-After` come from the registry, so a throw site names only the code.
+ */
 export class AppError extends Error {
+  readonly status: ContentfulStatusCode;
+  readonly detail: string;
+  readonly errors: FieldError[];
+  readonly headers: Record<string, string>;
+
   constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: ErrorCode,
-    readonly detail: string = errorCodes[code],
-    readonly errors: FieldError[] = [],
-    readonly headers: Record<string, string> = {},
+    readonly code: RequestErrorCode,
+    options: AppErrorOptions = {},
   ) {
+    const entry: ErrorCodeEntry = errorCodes[code];
+    const detail = options.detail ?? entry.message;
     super(detail);
     this.name = 'AppError';
+    this.status = entry.status ?? 500;
+    this.detail = detail;
+    this.errors = options.errors ?? [];
+    this.headers = entry.retryAfter === undefined ? { ...options.headers } : { 'Retry-After': String(entry.retryAfter), ...options.headers };
   }
 }
 
 /** A 400 VALIDATION_FAILED carrying field errors. */
 export function validationError(errors: FieldError[]): AppError {
-  return new AppError(400, 'VALIDATION_FAILED', errorCodes.VALIDATION_FAILED, errors);
+  return new AppError('VALIDATION_FAILED', { errors });
 }
 
 const titles: Partial<Record<number, string>> = {

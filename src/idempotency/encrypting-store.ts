@@ -1,5 +1,5 @@
 import type { BeginResult, IdempotencyStore, StoredResponse } from './store.ts';
-import { toHex } from './key.ts';
+import { fromBase64Url, hkdfParams, importHkdfSecret, toBase64Url, toHex } from '../shared/crypto.ts';
 
 /**
  * Wraps a store so what it keeps is useless to someone who reads it: responses (which hold
@@ -20,24 +20,11 @@ export class IdempotencyDecryptError extends Error {
   }
 }
 
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
-
 /** Wraps a store so what it keeps is encrypted with AES-GCM (WebCrypto), keyed from a secret: stored responses can hold session tokens. */
 export async function encryptingStore(inner: IdempotencyStore, secret: string): Promise<IdempotencyStore> {
   if (secret.length < 32) throw new Error('idempotency secret must be at least 32 characters');
-  const master = await crypto.subtle.importKey('raw', encoder.encode(secret), 'HKDF', false, ['deriveKey']);
-  const hkdf = (info: string) => ({ name: 'HKDF', hash: 'SHA-256', salt: encoder.encode('kratos-bff idempotency'), info: encoder.encode(info) });
+  const master = await importHkdfSecret(secret, ['deriveKey']);
+  const hkdf = (info: string) => hkdfParams('kratos-bff idempotency', info);
   const aesKey = await crypto.subtle.deriveKey(hkdf('aes-gcm v1'), master, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
   const macKey = await crypto.subtle.deriveKey(hkdf('hmac v1'), master, { name: 'HMAC', hash: 'SHA-256', length: 256 }, false, ['sign']);
 
@@ -61,6 +48,7 @@ export async function encryptingStore(inner: IdempotencyStore, secret: string): 
     try {
       if (!stored.body.startsWith(FORMAT)) throw new Error('format');
       const joined = fromBase64Url(stored.body.slice(FORMAT.length));
+      if (!joined) throw new Error('encoding');
       const plain = await crypto.subtle.decrypt(
         { name: 'AES-GCM', iv: joined.slice(0, 12), additionalData: encoder.encode(storedKey) },
         aesKey,

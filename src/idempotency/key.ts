@@ -1,3 +1,5 @@
+import { toHex } from '../shared/crypto.ts';
+
 /** Idempotency keys and request fingerprints. */
 
 /** 1..255 printable ASCII characters, no spaces. */
@@ -31,11 +33,6 @@ function canonicalJson(value: unknown): unknown {
     );
   }
   return value;
-}
-
-/** Lower-case hex of bytes. */
-export function toHex(bytes: ArrayBuffer | Uint8Array): string {
-  return Array.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /**

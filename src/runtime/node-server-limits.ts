@@ -5,8 +5,8 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Duplex } from 'node:stream';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { GatewayConfig } from '../config.ts';
-import { AppError, toProblem, type ErrorCode } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { AppError, toProblem, type RequestErrorCode } from '../errors.ts';
+import type { Logger } from '../shared/log.ts';
 
 /**
  * Slow and stuck clients on Node. Node's defaults let a client that trickles its headers hold
@@ -55,9 +55,9 @@ export function createProblemServer(fetch: (req: Request) => Response | Promise<
   };
 }
 
-function writeProblem(res: ServerResponse, status: ContentfulStatusCode, code: ErrorCode): void {
+function writeProblem(res: ServerResponse, status: ContentfulStatusCode, code: RequestErrorCode): void {
   const requestId = randomUUID();
-  const body = JSON.stringify(toProblem(new AppError(status, code), requestId));
+  const body = JSON.stringify(toProblem(new AppError(code), requestId));
   res.writeHead(status, {
     'Content-Type': 'application/problem+json',
     'Content-Length': String(new TextEncoder().encode(body).length),
@@ -68,8 +68,8 @@ function writeProblem(res: ServerResponse, status: ContentfulStatusCode, code: E
   res.end(body);
 }
 
-function problemFetchResponse(status: ContentfulStatusCode, code: ErrorCode, requestId: string): Response {
-  return new Response(JSON.stringify(toProblem(new AppError(status, code), requestId)), {
+function problemFetchResponse(status: ContentfulStatusCode, code: RequestErrorCode, requestId: string): Response {
+  return new Response(JSON.stringify(toProblem(new AppError(code), requestId)), {
     status,
     headers: { 'content-type': 'application/problem+json', 'x-request-id': requestId, 'cache-control': 'no-store' },
   });
@@ -87,7 +87,7 @@ export function connectionsCheckingIntervalFor(server: GatewayConfig['server']):
 }
 
 /** What Node's parser and timeout errors become (anything else unparseable is a 400). */
-function problemFor(errorCode: string | undefined): { status: 400 | 408 | 413 | 431; code: ErrorCode } {
+function problemFor(errorCode: string | undefined): { status: 400 | 408 | 413 | 431; code: RequestErrorCode } {
   switch (errorCode) {
     case 'ERR_HTTP_REQUEST_TIMEOUT': // headers_timeout_ms or request_timeout_ms ran out
       return { status: 408, code: 'REQUEST_TIMEOUT' };
@@ -104,8 +104,8 @@ function problemFor(errorCode: string | undefined): { status: 400 | 408 | 413 | 
 const nodeErrorCode = /^(HPE|ERR|E)[A-Z0-9_]{1,60}$/;
 
 /** Bytes of a complete HTTP/1.1 problem+json answer that closes the connection. */
-export function rawProblemResponse(status: ContentfulStatusCode, code: ErrorCode, requestId: string): string {
-  const body = JSON.stringify(toProblem(new AppError(status, code), requestId));
+export function rawProblemResponse(status: ContentfulStatusCode, code: RequestErrorCode, requestId: string): string {
+  const body = JSON.stringify(toProblem(new AppError(code), requestId));
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
     'Content-Type: application/problem+json\r\n' +

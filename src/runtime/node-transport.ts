@@ -1,5 +1,5 @@
 import { errors, Pool } from 'undici';
-import { TransportError, type HttpTransport } from '../http.ts';
+import { TransportError, type HttpTransport } from '../shared/http.ts';
 
 export interface UndiciTransportOptions {
   /** Sockets per upstream origin. */

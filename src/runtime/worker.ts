@@ -1,9 +1,10 @@
+import type { ExecutionContext } from 'hono';
 import { createApp, type App } from '../app.ts';
 import { parseConfig } from '../config.ts';
-import { fetchTransport } from '../http.ts';
+import { fetchTransport } from '../shared/http.ts';
 import { durableObjectIdempotencyStore, IdempotencyObject, type DurableObjectNamespaceLike } from '../idempotency/durable-object.ts';
 import { kratosClientFor } from '../kratos/client.ts';
-import { createLogger } from '../log.ts';
+import { createLogger } from '../shared/log.ts';
 
 /**
  * Cloudflare Workers entry. The config comes from the `GATEWAY_CONFIG` binding (a JSON object
@@ -41,8 +42,8 @@ function build(env: WorkerBindings): App {
 export { IdempotencyObject };
 
 export default {
-  fetch(request: Request, env: WorkerBindings, ctx: { waitUntil(p: Promise<unknown>): void; passThroughOnException(): void }): Response | Promise<Response> {
+  fetch(request: Request, env: WorkerBindings, ctx: ExecutionContext): Response | Promise<Response> {
     app ??= build(env);
-    return app.fetch(request, env, ctx as never);
+    return app.fetch(request, env, ctx);
   },
 };

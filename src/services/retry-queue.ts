@@ -1,4 +1,4 @@
-import type { Logger } from '../log.ts';
+import type { Logger } from '../shared/log.ts';
 import type { ServiceOutcome, ServiceRunner } from './runner.ts';
 import type { TemplateContext } from './template.ts';
 

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpRequest } from '../../src/http.ts';
+import type { HttpRequest } from '../../src/shared/http.ts';
 import { identitiesByEmail, postJson, registerSecret, startTestGateway, uniqueEmail, type TestGateway } from '../support/gateway.ts';
 
 // Slow, stuck and malformed clients against the real Node server, over raw loopback sockets:

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpRequest } from '../../src/http.ts';
+import type { HttpRequest } from '../../src/shared/http.ts';
 import { SHORT_LIFESPAN_MS } from './global-setup.ts';
 import { allLogs, identitiesByEmail, postJson, startTestGateway, uniqueEmail, whoami, type TestGateway } from '../support/gateway.ts';
 

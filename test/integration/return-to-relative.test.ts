@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HttpRequest } from '../../src/http.ts';
+import type { HttpRequest } from '../../src/shared/http.ts';
 import { identitiesByEmail, postJson, startTestGateway, uniqueEmail, whoami, type TestGateway } from '../support/gateway.ts';
 
 // A relative `return_to` lands on the origin of the redirect job's redirect_to, as in Kratos,

@@ -1,5 +1,5 @@
 import { parseConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { startNodeGateway } from '../../src/runtime/node.ts';
 import { allLogs, registerSecret } from '../support/gateway.ts';
 import { defineRuntimeScenarios, scenarioEnv } from '../support/runtime-scenarios.ts';

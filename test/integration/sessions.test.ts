@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config.ts';
-import type { HttpRequest } from '../../src/http.ts';
+import type { HttpRequest } from '../../src/shared/http.ts';
 import { identitiesByEmail, postJson, startTestGateway, uniqueEmail, whoami, type TestGateway } from '../support/gateway.ts';
 
 const PASSWORD = 'correct-horse-battery-staple';

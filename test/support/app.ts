@@ -1,7 +1,7 @@
 import { createApp } from '../../src/app.ts';
 import { parseConfig, type ConfigInput } from '../../src/config.ts';
 import { createKratosClient } from '../../src/kratos/client.ts';
-import { createLogger } from '../../src/log.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { createFakeKratos, type FakeKratos } from './fake-kratos.ts';
 
 /** createApp() on a fake Kratos, with captured log lines. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
-import { fetchTransport, TransportError, type HttpRequest, type HttpTransport } from '../../src/http.ts';
+import { fetchTransport, TransportError, type HttpRequest, type HttpTransport } from '../../src/shared/http.ts';
 
 /**
  * An in-process fake of Kratos's public and admin API for unit tests. By default it answers

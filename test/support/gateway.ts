@@ -1,8 +1,8 @@
 import { afterAll, expect, inject } from 'vitest';
 import type { ConfigInput } from '../../src/config.ts';
 import { parseConfig } from '../../src/config.ts';
-import type { HttpTransport } from '../../src/http.ts';
-import { createLogger } from '../../src/log.ts';
+import type { HttpTransport } from '../../src/shared/http.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { startNodeGateway, type NodeGateway } from '../../src/runtime/node.ts';
 
 export interface TestGateway extends NodeGateway {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { afterJobPlan, selfserviceConfigSchema } from '../../src/after-jobs.ts';
+import { afterJobPlan, selfserviceConfigSchema } from '../../src/after-jobs/plan.ts';
 
 const parse = (input: unknown) => selfserviceConfigSchema.parse(input);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonNestingDepth } from '../../src/body.ts';
+import { jsonNestingDepth } from '../../src/middleware/body.ts';
 import { appWithFakeKratos } from '../support/app.ts';
 
 const withCookies = { secrets: { session: ['unit-test-session-secret-0123456789abcdef'] } };

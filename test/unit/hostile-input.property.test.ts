@@ -3,10 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config.ts';
 import { errorCodes } from '../../src/errors.ts';
-import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/http.ts';
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/shared/http.ts';
 import { createKratosClient } from '../../src/kratos/client.ts';
-import { createLogger } from '../../src/log.ts';
-import { createSessionCookies } from '../../src/session.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { createSessionCookies } from '../../src/session/cookie.ts';
 import { createFakeKratos, fixture } from '../support/fake-kratos.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flowErrors, nodeNameToPointer } from '../../src/kratos/map.ts';
+import { flowErrors, nodeNameToPointer } from '../../src/kratos/messages.ts';
 import { fixture } from '../support/fake-kratos.ts';
 
 const ui = (name: string) => (fixture(name) as { ui: Parameters<typeof flowErrors>[0] }).ui;

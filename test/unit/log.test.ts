@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, redact } from '../../src/log.ts';
+import { createLogger, redact } from '../../src/shared/log.ts';
 
 describe('redact', () => {
   it('replaces secret-named keys at any depth and token-like values anywhere', () => {

@@ -1,8 +1,8 @@
 import type { Identity } from '@ory/client';
 import { describe, expect, it } from 'vitest';
-import { resolveLostAnswer, type LostAnswerInput } from '../../src/flows/lost-answer.ts';
-import type { FindIdentityResult, KratosPort, LoginResult, RegistrationResult } from '../../src/kratos/client.ts';
-import { createLogger } from '../../src/log.ts';
+import { resolveLostAnswer, type LostAnswerInput } from '../../src/kratos/lost-answer.ts';
+import type { FindIdentityResult, FlowType, KratosPort, LoginResult, RegistrationResult } from '../../src/kratos/port.ts';
+import { createLogger } from '../../src/shared/log.ts';
 
 // Every branch of the lost-answer resolution on a scripted Kratos port; the integration suite
 // (test/integration/lost-answer.test.ts) drives the same against the real Kratos.
@@ -23,10 +23,14 @@ function port(script: Script, calls: string[]): KratosPort {
   };
   return {
     findIdentitiesByIdentifier: async (identifier) => (calls.push(`lookup ${identifier}`), script.lookups.shift() ?? { kind: 'ok', identities: [] }),
-    createLoginFlow: async () => (calls.push('login flow'), { kind: 'flow', flowId: 'login-1' }),
-    submitLoginFlow: async (_id, submission) => (calls.push(`login ${submission.identifier}`), script.login ?? { kind: 'invalid_credentials' }),
-    createRegistrationFlow: async () => (calls.push('registration flow'), { kind: 'flow', flowId: 'reg-2', issuedAt: '2026-12-01T10:00:05Z' }),
-    submitRegistrationFlow: async () => (calls.push('resubmit'), script.resubmit ?? { kind: 'unavailable', problem: { reason: 'x' } }),
+    createFlow: async (flow) =>
+      flow === 'login'
+        ? (calls.push('login flow'), { kind: 'flow', flowId: 'login-1' })
+        : (calls.push('registration flow'), { kind: 'flow', flowId: 'reg-2', issuedAt: '2026-12-01T10:00:05Z' }),
+    submitFlow: (async (flow: FlowType, _id: string, submission: { identifier?: string }) =>
+      flow === 'login'
+        ? (calls.push(`login ${submission.identifier}`), script.login ?? { kind: 'invalid_credentials' })
+        : (calls.push('resubmit'), script.resubmit ?? { kind: 'unavailable', problem: { reason: 'x' } })) as KratosPort['submitFlow'],
     whoami: unused,
     revokeSession: unused,
     revokeOtherSessions: unused,
@@ -67,7 +71,7 @@ describe('resolveLostAnswer', () => {
   it('runs the proof without the aborted signal or the client session', async () => {
     let seen: { signal?: AbortSignal | undefined; sessionToken?: string | undefined } | undefined;
     const kratos = port({ lookups: [{ kind: 'ok', identities: [identity('2026-12-01T10:00:01Z')] }], login: { kind: 'ok', session, sessionToken: 'tok' } }, []);
-    kratos.createLoginFlow = async (client) => ((seen = client), { kind: 'flow', flowId: 'l' });
+    kratos.createFlow = async (_flow, client) => ((seen = client), { kind: 'flow', flowId: 'l' });
     await resolveLostAnswer(input(kratos));
     expect(seen?.signal).toBeUndefined();
     expect(seen?.sessionToken).toBeUndefined();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkReturnTo, compileReturnToPolicy, returnToConfigSchema, returnToFromSearch } from '../../src/return-to.ts';
+import { checkReturnTo, compileReturnToPolicy, returnToConfigSchema, returnToFromSearch } from '../../src/after-jobs/return-to.ts';
 
 const policy = compileReturnToPolicy(
   returnToConfigSchema.parse({

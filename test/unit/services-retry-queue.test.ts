@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { fetchTransport } from '../../src/http.ts';
-import { createLogger } from '../../src/log.ts';
+import { fetchTransport } from '../../src/shared/http.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { servicesConfigSchema } from '../../src/services/config.ts';
 import { createMemoryRetryQueue, runnerExecutor, RetryQueueFullError, type RetryJob } from '../../src/services/retry-queue.ts';
 import { createServiceRunner, type ServiceOutcome } from '../../src/services/runner.ts';

@@ -1,9 +1,10 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
-import { fetchTransport, TransportError, type HttpTransport } from '../../src/http.ts';
-import { createLogger } from '../../src/log.ts';
+import { fetchTransport, TransportError, type HttpTransport } from '../../src/shared/http.ts';
+import { createLogger } from '../../src/shared/log.ts';
 import { servicesConfigSchema, type ServicesConfigInput } from '../../src/services/config.ts';
-import { createServiceRunner, parseRetryAfter, type ServiceFunction, type ServiceRunnerDeps } from '../../src/services/runner.ts';
+import { parseRetryAfter } from '../../src/services/attempt.ts';
+import { createServiceRunner, type ServiceFunction, type ServiceRunnerDeps } from '../../src/services/runner.ts';
 import type { TemplateContext } from '../../src/services/template.ts';
 
 // ---------------------------------------------------------------------------------------

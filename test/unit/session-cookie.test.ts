@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveCookieKeys, openSessionCookie, sealSessionCookie } from '../../src/session-cookie.ts';
+import { deriveCookieKeys, openSessionCookie, sealSessionCookie } from '../../src/session/sealed-cookie.ts';
 
 const OLD = 'old-secret-old-secret-old-secret-0001';
 const NEW = 'new-secret-new-secret-new-secret-0002';

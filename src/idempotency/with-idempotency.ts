@@ -1,0 +1,66 @@
+import type { AppContext } from '../app-env.ts';
+import { AppError } from '../errors.ts';
+import { fingerprintRequest, idempotencyKeyFromHeader } from './key.ts';
+
+// Headers a replay must repeat: the session cookie above all.
+const replayedHeaders = ['content-type', 'set-cookie', 'location'];
+
+/**
+ * Idempotency-Key on sign-up (IETF draft, Stripe's practice): same key and same body → the
+ * first answer is replayed (status, body, cookie); a different body → 422; while the first is
+ * still running → 409. Without the header the request runs as usual with a fresh key, which
+ * external services receive so they can dedupe the gateway's own retries.
+ *
+ * Answers are kept when an identity was created (success, or a rollback that failed, so a
+ * retry can never make a second account); when nothing was created the key is released and
+ * the client may retry with it.
+ */
+/** A sign-up's answer, and whether an identity it created still exists (then the answer is kept). */
+export interface SignUpAnswer {
+  response: Response;
+  identityExists: boolean;
+}
+
+export async function withIdempotency(c: AppContext, body: unknown, run: (key: string) => Promise<SignUpAnswer>): Promise<Response> {
+  const header = c.req.header('idempotency-key');
+  if (header === undefined) return (await run(crypto.randomUUID())).response;
+  const key = idempotencyKeyFromHeader(header);
+  if (!key) throw new AppError('INVALID_IDEMPOTENCY_KEY');
+  const store = await c.get('gateway').idempotency();
+  const fingerprint = await fingerprintRequest({ method: c.req.method, path: c.req.path, body: JSON.stringify(body) });
+  const begun = await store.begin(key, fingerprint, c.get('gateway').config.idempotency.ttl_ms);
+  switch (begun.kind) {
+    case 'replay':
+      c.get('log').info('idempotent replay', { status: begun.response.status });
+      return new Response(begun.response.body, {
+        status: begun.response.status,
+        headers: [...Object.entries(begun.response.headers).flatMap(([k, v]) => (k === 'set-cookie' ? v.split('\n').map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]])), ['idempotent-replayed', 'true']],
+      });
+    case 'in_progress':
+      throw new AppError('IDEMPOTENCY_KEY_IN_USE');
+    case 'mismatch':
+      throw new AppError('IDEMPOTENCY_KEY_MISMATCH');
+    case 'started':
+      break;
+  }
+  let answer: SignUpAnswer;
+  try {
+    answer = await run(key);
+  } catch (err) {
+    // Whatever was thrown, nothing exists: the key may be used again.
+    await store.release(key);
+    throw err;
+  }
+  const res = answer.response;
+  if (answer.identityExists) {
+    const headers: Record<string, string> = {};
+    for (const name of replayedHeaders) {
+      const values = name === 'set-cookie' ? res.headers.getSetCookie() : [res.headers.get(name)].filter((v): v is string => v !== null);
+      if (values.length > 0) headers[name] = values.join('\n');
+    }
+    await store.complete(key, { status: res.status, headers, body: await res.clone().text() });
+  } else {
+    await store.release(key);
+  }
+  return res;
+}

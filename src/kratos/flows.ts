@@ -1,0 +1,114 @@
+import type { ContinueWith, Identity, Session, UiContainer } from '@ory/client';
+import type { FlowResults, FlowSubmissions, FlowType, UpstreamProblem } from './port.ts';
+import { flowErrors } from './messages.ts';
+
+/**
+ * One entry per native flow: what its submit sends and how Kratos's answer becomes the flow's
+ * plain result. Creating, submitting, the headers and the expiry replay are the same for every
+ * flow (`client.ts`, `native-flow.ts`); a new flow (verification, recovery, settings, …) adds
+ * its entry here and its types in `port.ts`.
+ */
+
+/** Kratos's error envelope, and the parts of a flow body the mappings read. */
+export interface KratosErrorBody {
+  error?: { id?: string; code?: number; reason?: string; message?: string };
+  use_flow_id?: string;
+  ui?: unknown;
+}
+
+/** A submit's parsed JSON body (undefined when it was not JSON). */
+export type FlowAnswerBody = (KratosErrorBody & Record<string, unknown>) | undefined;
+
+/** What came back from a submit: an HTTP answer, or none (`problem` says why). */
+export type FlowAnswer =
+  | { kind: 'answer'; status: number; body: FlowAnswerBody }
+  | { kind: 'no_answer'; problem: UpstreamProblem };
+
+export interface NativeFlowSpec<F extends FlowType> {
+  /** The JSON body of the submit, `method` included. */
+  payload(submission: FlowSubmissions[F]): Record<string, unknown>;
+  /** Kratos's answer as the flow's result. */
+  mapAnswer(answer: FlowAnswer, identifierPointer: string): FlowResults[F];
+}
+
+/** Why Kratos could not be used, from an HTTP answer; logged, never shown to the client. */
+export function problemOf(status: number, body: KratosErrorBody | undefined): UpstreamProblem {
+  return {
+    status,
+    ...(body?.error?.id ? { errorId: body.error.id } : {}),
+    reason: body?.error?.reason ?? body?.error?.message ?? `HTTP ${status}`,
+  };
+}
+
+/** The answers every flow shares: the flow expired, or the client is signed in already. */
+function sharedOutcome(body: KratosErrorBody | undefined): { kind: 'expired'; newFlowId?: string } | { kind: 'signed_in' } | undefined {
+  // 410 on current versions; some versions answer 400 with the same error id.
+  if (body?.error?.id === 'self_service_flow_expired') return { kind: 'expired', ...(body.use_flow_id ? { newFlowId: body.use_flow_id } : {}) };
+  if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
+  return undefined;
+}
+
+export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
+  registration: {
+    payload(submission) {
+      const payload: Record<string, unknown> = { method: 'password', traits: submission.traits, password: submission.password };
+      if (submission.transientPayload && Object.keys(submission.transientPayload).length > 0) {
+        payload.transient_payload = submission.transientPayload;
+      }
+      return payload;
+    },
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') {
+        // Refused before it was sent: nothing can have been created.
+        return answer.problem.sent ? { kind: 'ambiguous', problem: answer.problem, answered: false } : { kind: 'unavailable', problem: answer.problem };
+      }
+      const { status, body } = answer;
+      // Kratos persists the identity before its post-persist hooks and the session: a 5xx can
+      // come after the identity was created.
+      if (status >= 500) return { kind: 'ambiguous', problem: problemOf(status, body), answered: true };
+      if (status === 200 && body && typeof body.identity === 'object' && body.identity) {
+        return {
+          kind: 'ok',
+          identity: body.identity as Identity,
+          ...(body.session ? { session: body.session as Session } : {}),
+          ...(typeof body.session_token === 'string' ? { sessionToken: body.session_token } : {}),
+          continueWith: Array.isArray(body.continue_with) ? (body.continue_with as ContinueWith[]) : [],
+        };
+      }
+      const shared = sharedOutcome(body);
+      if (shared) return shared;
+      if (status === 400 && body?.ui) {
+        const errors = flowErrors(body.ui as UiContainer, identifierPointer);
+        if (errors.length > 0) return { kind: 'invalid', errors };
+      }
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
+
+  login: {
+    payload: (submission) => ({ method: 'password', identifier: submission.identifier, password: submission.password }),
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') return { kind: 'unavailable', problem: answer.problem };
+      const { status, body } = answer;
+      if (status >= 500) return { kind: 'unavailable', problem: problemOf(status, body) };
+      if (status === 200 && body?.session && typeof body.session_token === 'string') {
+        return { kind: 'ok', session: body.session as Session, sessionToken: body.session_token };
+      }
+      const shared = sharedOutcome(body);
+      if (shared) return shared;
+      if (status === 400 && body?.ui) {
+        const ui = body.ui as UiContainer;
+        const ids = [...(ui.messages ?? []), ...ui.nodes.flatMap((n) => n.messages)].map((m) => m.id);
+        // 4000006 covers both a wrong password and an unknown identifier: Kratos itself does not
+        // tell them apart, and neither do we.
+        if (ids.includes(4000006)) return { kind: 'invalid_credentials' };
+        // A submit with a valid session is refused through the flow (generic 4000001 with
+        // this reason), unlike registration's error envelope.
+        if ((ui.messages ?? []).some((m) => m.id === 4000001 && /valid session was detected/i.test(m.text))) return { kind: 'signed_in' };
+        const errors = flowErrors(ui, identifierPointer);
+        if (errors.length > 0) return { kind: 'invalid', errors };
+      }
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
+};

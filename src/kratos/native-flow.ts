@@ -1,0 +1,60 @@
+import type { CreateFlowResult, FlowResults, FlowSubmissions, FlowType, ForwardedClient, KratosPort, RegistrationResult } from './port.ts';
+
+type NotAFlow = Exclude<CreateFlowResult, { kind: 'flow' }>;
+type CreatedFlow = Extract<CreateFlowResult, { kind: 'flow' }>;
+
+/**
+ * The native-flow engine, the same for every flow type: create the flow and submit it; if
+ * Kratos says the flow expired in between, create a fresh one and submit once more. The
+ * gateway holds the whole submission, so the client never sees the expiry. A second expiry is
+ * returned as is. Headers (raw X-Session-Token, no browser Cookie/Origin, request id, client
+ * IP) are the port's business and the same for every call; `decorate` lets a flow add what it
+ * knows of the created flow to its result.
+ */
+export async function runNativeFlow<F extends FlowType, R extends { kind: string } = FlowResults[F]>(
+  kratos: KratosPort,
+  flow: F,
+  submission: FlowSubmissions[F],
+  client: ForwardedClient,
+  options: { onExpired?: () => void; decorate?: (result: FlowResults[F], created: CreatedFlow) => R } = {},
+): Promise<R | NotAFlow> {
+  let result: R | undefined;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (attempt > 0) options.onExpired?.();
+    const created = await kratos.createFlow(flow, client);
+    if (created.kind !== 'flow') return created;
+    const submitted = await kratos.submitFlow(flow, created.flowId, submission, client);
+    result = options.decorate ? options.decorate(submitted, created) : (submitted as unknown as R);
+    if (result.kind !== 'expired') return result;
+  }
+  return result!;
+}
+
+/** A registration result; a lost answer names the flow it was lost on. */
+export type PerformedRegistration =
+  | Exclude<RegistrationResult, { kind: 'ambiguous' }>
+  | (Extract<RegistrationResult, { kind: 'ambiguous' }> & { flowIssuedAt?: string | undefined });
+
+/** Native registration in one go (create + submit, with expiry replay). */
+export function performRegistration(
+  kratos: KratosPort,
+  submission: FlowSubmissions['registration'],
+  client: ForwardedClient,
+  onExpired: () => void = () => {},
+): Promise<PerformedRegistration> {
+  return runNativeFlow(kratos, 'registration', submission, client, {
+    onExpired,
+    // The lost-answer resolution needs the flow's issued_at (see lost-answer.ts).
+    decorate: (result, created): PerformedRegistration => (result.kind === 'ambiguous' ? { ...result, flowIssuedAt: created.issuedAt } : result),
+  });
+}
+
+/** Native login in one go (create + submit, with expiry replay). */
+export function performLogin(
+  kratos: KratosPort,
+  submission: FlowSubmissions['login'],
+  client: ForwardedClient,
+  onExpired: () => void = () => {},
+): Promise<FlowResults['login']> {
+  return runNativeFlow(kratos, 'login', submission, client, { onExpired });
+}

@@ -1,0 +1,141 @@
+import type { ContinueWith, Identity, Session } from '@ory/client';
+import type { FieldError } from '../errors.ts';
+
+/**
+ * The Kratos port: what the gateway asks of Kratos, and the plain results it gets back. Routes
+ * never see raw responses or SDK objects; they `switch` on `kind`. `client.ts` implements it
+ * over HTTP; unit tests implement it by hand.
+ */
+
+/**
+ * The self-service flows the gateway runs as native (API) flows. Each has an entry in
+ * `flows.ts` (its payload and how its answer maps to a result).
+ */
+export type FlowType = 'registration' | 'login';
+
+/** What the gateway forwards about the client on every native-flow call. */
+export interface ForwardedClient {
+  requestId: string;
+  /** The client's session token, sent as raw X-Session-Token (the SDK has no parameter for it). */
+  sessionToken?: string | undefined;
+  clientIp?: string | undefined;
+  userAgent?: string | undefined;
+  /**
+   * Cancels the calls made for this client (shutdown deadline, client gone). Never used for a
+   * registration submit: cutting that call would leave its outcome unknown.
+   */
+  signal?: AbortSignal | undefined;
+}
+
+/** Why Kratos could not be used; logged, never shown to the client. */
+export interface UpstreamProblem {
+  status?: number;
+  errorId?: string;
+  reason: string;
+  /** The call was cancelled by the caller's signal. */
+  aborted?: boolean;
+  /** No answer arrived, but the request may have reached Kratos. */
+  sent?: boolean;
+}
+
+export type CreateFlowResult =
+  | { kind: 'flow'; flowId: string; /** Kratos's `issued_at`, on Kratos's clock. */ issuedAt?: string }
+  | { kind: 'signed_in' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+export interface RegistrationSubmission {
+  traits: Record<string, unknown>;
+  password: string;
+  transientPayload?: Record<string, unknown> | undefined;
+}
+
+/** Identity metadata the gateway writes after creation (from fields and services). */
+export interface MetadataWrites {
+  metadataPublic: Record<string, unknown>;
+  metadataAdmin: Record<string, unknown>;
+}
+
+export type RegistrationResult =
+  | { kind: 'ok'; identity: Identity; session?: Session; sessionToken?: string; continueWith: ContinueWith[] }
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'expired'; newFlowId?: string }
+  | { kind: 'signed_in' }
+  /**
+   * The submit went out but no usable answer came back (timeout, connection lost, 5xx): Kratos
+   * may or may not have created the identity. The caller must find out before answering.
+   */
+  | { kind: 'ambiguous'; problem: UpstreamProblem; /** Kratos answered (5xx) rather than no answer at all. */ answered: boolean }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+export interface LoginSubmission {
+  identifier: string;
+  password: string;
+}
+
+export type LoginResult =
+  | { kind: 'ok'; session: Session; sessionToken: string }
+  | { kind: 'invalid_credentials' }
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'expired'; newFlowId?: string }
+  | { kind: 'signed_in' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+export type WhoamiResult =
+  | { kind: 'ok'; session: Session }
+  | { kind: 'unauthenticated' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+/** Outcome of a call that returns nothing of interest. `not_found`: Kratos did not know the thing. */
+export type ActionResult =
+  | { kind: 'ok' }
+  | { kind: 'not_found' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+export type FindIdentityResult =
+  | { kind: 'ok'; identities: Identity[] }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+export interface IdentityMetadataPatch {
+  metadataPublic?: Record<string, unknown>;
+  metadataAdmin?: Record<string, unknown>;
+}
+
+/** What each flow type submits. */
+export interface FlowSubmissions {
+  registration: RegistrationSubmission;
+  login: LoginSubmission;
+}
+
+/** What each flow type's submit ends in. */
+export interface FlowResults {
+  registration: RegistrationResult;
+  login: LoginResult;
+}
+
+export interface KratosPort {
+  /** Creates a native flow (`GET /self-service/<flow>/api`). */
+  createFlow(flow: FlowType, client: ForwardedClient): Promise<CreateFlowResult>;
+  /** Submits a native flow (`POST /self-service/<flow>?flow=<id>`) and maps Kratos's answer. */
+  submitFlow<F extends FlowType>(flow: F, flowId: string, submission: FlowSubmissions[F], client: ForwardedClient): Promise<FlowResults[F]>;
+  /** `GET /sessions/whoami` with the token as X-Session-Token. */
+  whoami(token: string, client: ForwardedClient): Promise<WhoamiResult>;
+  /** Native logout: revokes the session of `token` (`DELETE /self-service/logout/api`). */
+  revokeSession(token: string, client: ForwardedClient): Promise<ActionResult>;
+  /** Revokes every session of the token's identity except the token's own (`DELETE /sessions`). */
+  revokeOtherSessions(token: string, client: ForwardedClient): Promise<ActionResult>;
+  /** Admin: deletes an identity; Kratos deletes its sessions with it. */
+  deleteIdentity(identityId: string, requestId: string): Promise<ActionResult>;
+  /** Admin: the identities whose credentials identifier is `identifier` (at most one). */
+  findIdentitiesByIdentifier(identifier: string, requestId: string): Promise<FindIdentityResult>;
+  /** Admin: replaces metadata_public and/or metadata_admin of an identity. */
+  patchIdentityMetadata(identityId: string, patch: IdentityMetadataPatch, requestId: string): Promise<ActionResult>;
+  /** Kratos's own readiness (`/health/ready` on the public port). */
+  isReady(requestId: string): Promise<boolean>;
+}
+

@@ -1,0 +1,70 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { afterJobPlan } from '../after-jobs/plan.ts';
+import { resolveRedirect } from '../after-jobs/redirect.ts';
+import { respondWithOutcome } from '../after-jobs/respond.ts';
+import type { AppContext } from '../app-env.ts';
+import type { GatewayConfig } from '../config.ts';
+import { acceptBody } from '../middleware/body.ts';
+import { chooseDelivery } from '../session/delivery.ts';
+import { forwardedClient } from '../session/incoming.ts';
+import { flowProblemResponses, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { createRouter } from '../shared/router.ts';
+import { signIn, type SignInDeps } from './sign-in.ts';
+
+const LoginRequest = z
+  .strictObject({
+    identifier: z.string().min(1).max(320).openapi({ example: 'ada@example.com' }),
+    password: z.string().min(1).max(4096),
+  })
+  .openapi('LoginRequest');
+
+const LoginResponse = z
+  .object({
+    session: SessionSchema.optional().openapi({ description: 'Present when the session after-job ran.' }),
+    session_token: z.string().optional().openapi({ description: 'Only with token delivery.' }),
+    redirect_to: z.string().optional(),
+  })
+  .openapi('LoginResponse');
+
+type LoginBody = z.infer<typeof LoginRequest>;
+
+const route = createRoute({
+  method: 'post',
+  path: '/v1/login',
+  summary: 'Sign in in one request',
+  description:
+    'Creates and submits a Kratos native login flow, then replays the login after-jobs (session, revoke_active_sessions, redirect). ' +
+    'A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer.',
+  request: {
+    query: z.object({ return_to: z.string().optional() }),
+    body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
+  },
+  responses: {
+    ...flowProblemResponses,
+    200: { description: 'Signed in', content: { 'application/json': { schema: LoginResponse } } },
+    303: { description: 'Signed in (HTML form post): redirect' },
+    400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
+    401: { description: 'Wrong identifier or password', content: problemContent },
+    415: { description: 'Body is neither JSON nor an HTML form', content: problemContent },
+    503: { description: 'Kratos is unavailable', content: problemContent },
+  },
+});
+
+/** `POST /v1/login`: the HTTP side of a sign-in (the sign-in itself is `signIn`). */
+export function loginRoutes(config: GatewayConfig) {
+  const plan = afterJobPlan(config.selfservice, 'login');
+
+  async function login(c: AppContext, body: LoginBody): Promise<Response> {
+    const gateway = c.get('gateway');
+    const log = c.get('log');
+    const redirectTo = resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log);
+    const delivery = chooseDelivery(c);
+    const client = await forwardedClient(c);
+    const deps: SignInDeps = { kratos: gateway.kratos, log, now: gateway.now, cookies: gateway.cookies, cookieConfig: config.session.cookie, plan };
+    return respondWithOutcome(c, await signIn(deps, { submission: body, delivery, redirectTo, client }));
+  }
+
+  const router = createRouter();
+  router.post('/v1/login', acceptBody(LoginRequest, login));
+  return router.openapi(route, (c) => login(c, c.req.valid('json')));
+}

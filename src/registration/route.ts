@@ -1,0 +1,89 @@
+import { afterJobPlan } from '../after-jobs/plan.ts';
+import { resolveRedirect } from '../after-jobs/redirect.ts';
+import { respondWithOutcome } from '../after-jobs/respond.ts';
+import type { AppContext } from '../app-env.ts';
+import type { GatewayConfig } from '../config.ts';
+import { problemResponse } from '../errors.ts';
+import { withIdempotency, type SignUpAnswer } from '../idempotency/with-idempotency.ts';
+import { acceptBody } from '../middleware/body.ts';
+import { requestSignal } from '../middleware/request-context.ts';
+import { chooseDelivery } from '../session/delivery.ts';
+import { forwardedClient } from '../session/incoming.ts';
+import { createRouter } from '../shared/router.ts';
+import { registrationContract } from './contract.ts';
+import type { SignUpDeps } from './deps.ts';
+import { coerceFormFields, toSubmission, type RegistrationBody } from './fields.ts';
+import { signUp } from './sign-up.ts';
+
+/** On Workers, hands `work` to the execution context's `waitUntil`; on Node there is none. */
+function waitUntilOf(c: AppContext): NonNullable<SignUpDeps['waitUntil']> {
+  return (work) => {
+    let ctx: { waitUntil(p: Promise<unknown>): void };
+    try {
+      ctx = c.executionCtx;
+    } catch {
+      return; // Node: no ExecutionContext
+    }
+    ctx.waitUntil(work);
+  };
+}
+
+/** `POST /v1/registration`: the HTTP side of a sign-up (the sign-up itself is `signUp`). */
+export function registrationRoutes(config: GatewayConfig) {
+  const fields = config.registration.fields;
+  const plan = afterJobPlan(config.selfservice, 'registration');
+  const { request, route } = registrationContract(config);
+
+  async function register(c: AppContext, body: RegistrationBody, idempotencyKey: string): Promise<SignUpAnswer> {
+    const gateway = c.get('gateway');
+    const log = c.get('log');
+    // Everything that can refuse the request is checked before anything is called.
+    const redirectTo = resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log);
+    const delivery = chooseDelivery(c);
+    const { metadata, ...submission } = toSubmission(body, fields);
+    const forwarded = await forwardedClient(c);
+    const { signal, dispose } = requestSignal(c);
+    const client = { ...forwarded, signal };
+    const deps: SignUpDeps = {
+      kratos: gateway.kratos,
+      services: gateway.services,
+      retryQueue: gateway.retryQueue,
+      log,
+      now: gateway.now,
+      requestId: c.get('requestId'),
+      cookies: gateway.cookies,
+      cookieConfig: config.session.cookie,
+      plan,
+      registration: config.registration,
+      identifierPointer: config.kratos.identifier_pointer,
+      onLeftBehind: gateway.onLeftBehind,
+      waitUntil: waitUntilOf(c),
+    };
+    let result: Awaited<ReturnType<typeof signUp>>;
+    try {
+      result = await signUp(deps, { fields: body.fields ?? {}, submission, metadata, idempotencyKey, delivery, redirectTo, client });
+    } finally {
+      dispose();
+    }
+    switch (result.kind) {
+      case 'done':
+        return { response: respondWithOutcome(c, result.value), identityExists: true };
+      case 'rolled_back':
+        return { response: problemResponse(c, result.answer), identityExists: false };
+      case 'rollback_failed':
+        return { response: problemResponse(c, result.answer), identityExists: true };
+    }
+  }
+
+  const router = createRouter();
+  // Plain HTML form posts: same schema and rules, validated by the body adapter because the
+  // OpenAPI route documents (and validates) the JSON body.
+  router.post(
+    '/v1/registration',
+    acceptBody(request, (c, data) => withIdempotency(c, data, (key) => register(c, data, key)), (form) => coerceFormFields(form, fields)),
+  );
+  return router.openapi(route, (c) => {
+    const data = c.req.valid('json');
+    return withIdempotency(c, data, (key) => register(c, data, key));
+  });
+}
