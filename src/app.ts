@@ -90,6 +90,13 @@ export function createApp(deps: AppDeps) {
       duration_ms: now() - started,
     });
   });
+  // Under `server.base_path` (mounted with `app.route(base, gateway)`), a request outside it means
+  // a mount that does not match the config: a 404, rather than cookies set for the wrong path.
+  const base = config.server.base_path;
+  if (base) app.use(async (c, next) => {
+    if (c.req.path !== base && !c.req.path.startsWith(`${base}/`)) throw new AppError('NOT_FOUND');
+    await next();
+  });
   if (config.cors.allowed_origins.length > 0) {
     const allowed = new Set(config.cors.allowed_origins);
     app.use(
@@ -118,9 +125,12 @@ export function createApp(deps: AppDeps) {
       version: '1',
       description: 'Sign-up and sign-in gateway for Ory Kratos. Errors are RFC 9457 application/problem+json.',
     },
+    ...(base ? { servers: [{ url: base }] } : {}),
   });
 
   app.notFound((c) => problemResponse(c, new AppError('NOT_FOUND')));
+  // Mounted in another app, the parent's notFound would answer for unknown gateway paths.
+  app.all('*', (c) => problemResponse(c, new AppError('NOT_FOUND')));
 
   // The one error path: everything becomes application/problem+json.
   app.onError((err, c) => {

@@ -22,6 +22,12 @@ export const configSchema = z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65_535).default(8080),
+        /** Path prefix the gateway is served under (`/auth`): mount point, cookie path, OpenAPI server. */
+        base_path: z
+          .string()
+          .regex(/^(\/(?!\.{1,2}(\/|$))[A-Za-z0-9._~-]+)*\/?$/, 'must be a path like /auth (letters, digits, . _ ~ -)')
+          .transform((p) => p.replace(/\/$/, ''))
+          .default(''),
         /** How long SIGTERM waits for in-flight requests before the process exits. */
         shutdown_timeout_ms: z.number().int().min(0).default(10_000),
         /**
@@ -125,7 +131,9 @@ export const configSchema = z
         traitKeys.set(key, name);
       }
     }
-  });
+  })
+  // The session cookie belongs to the gateway's paths unless it is set explicitly.
+  .transform((cfg) => ({ ...cfg, session: { ...cfg.session, cookie: { ...cfg.session.cookie, path: cfg.session.cookie.path ?? (cfg.server.base_path || '/') } } }));
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type { FieldConfig } from './registration/config.ts';

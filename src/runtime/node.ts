@@ -2,7 +2,8 @@ import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { parseArgs } from 'node:util';
 import { createApp } from '../app.ts';
-import { ConfigError, type GatewayConfig } from '../config.ts';
+import { ConfigError, parseConfig, type ConfigInput, type GatewayConfig } from '../config.ts';
+import { serveAtBasePath } from '../gateway.ts';
 import type { HttpTransport } from '../shared/http.ts';
 import type { ServiceFunction } from '../services/runner.ts';
 import { kratosClientFor } from '../kratos/client.ts';
@@ -40,8 +41,9 @@ export interface NodeGatewayOptions {
   serviceFunctions?: Record<string, ServiceFunction>;
 }
 
-/** Builds the app with real parts (undici pools) and serves it. */
-export async function startNodeGateway(config: GatewayConfig, options: NodeGatewayOptions = {}): Promise<NodeGateway> {
+/** Builds the app with real parts (undici pools) and serves it (at `server.base_path`). */
+export async function startNodeGateway(input: GatewayConfig | ConfigInput, options: NodeGatewayOptions = {}): Promise<NodeGateway> {
+  const config = parseConfig(input, process.env);
   const logger = options.logger ?? createLogger({ level: config.log.level });
   const upstream = createUndiciTransport();
   const transport = options.wrapTransport ? options.wrapTransport(upstream.transport) : upstream.transport;
@@ -58,7 +60,7 @@ export async function startNodeGateway(config: GatewayConfig, options: NodeGatew
     shutdownSignal: shutdown.signal,
     onLeftBehind: () => void leftBehind++,
   });
-  const inFlight = trackInFlight(app.fetch);
+  const inFlight = trackInFlight(serveAtBasePath(app, config.server.base_path).fetch);
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve(
       {
@@ -145,7 +147,8 @@ function trackInFlight(fetch: (req: Request, env?: unknown) => Response | Promis
   };
 }
 
-async function main(): Promise<void> {
+/** The standalone service: `--config gateway.yaml`; exit 2 on a bad config. */
+export async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c', default: 'config/gateway.yaml' } } });
   let config: GatewayConfig;
   try {

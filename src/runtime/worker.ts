@@ -1,6 +1,7 @@
 import type { ExecutionContext } from 'hono';
-import { createApp, type App } from '../app.ts';
+import { createApp } from '../app.ts';
 import { parseConfig } from '../config.ts';
+import { serveAtBasePath } from '../gateway.ts';
 import { fetchTransport } from '../shared/http.ts';
 import { durableObjectIdempotencyStore, IdempotencyObject, type DurableObjectNamespaceLike } from '../idempotency/durable-object.ts';
 import { kratosClientFor } from '../kratos/client.ts';
@@ -19,15 +20,15 @@ export interface WorkerBindings {
   [binding: string]: unknown;
 }
 
-let app: App | undefined;
+let app: ReturnType<typeof serveAtBasePath> | undefined;
 
-function build(env: WorkerBindings): App {
+function build(env: WorkerBindings): ReturnType<typeof serveAtBasePath> {
   const raw = typeof env.GATEWAY_CONFIG === 'string' ? JSON.parse(env.GATEWAY_CONFIG) : env.GATEWAY_CONFIG;
   const strings = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'));
   const config = parseConfig(raw, strings);
   const transport = fetchTransport((input, init) => fetch(input, init));
   const kratos = kratosClientFor(config, transport);
-  return createApp({
+  const gateway = createApp({
     config,
     kratos,
     logger: createLogger({ level: config.log.level }),
@@ -37,6 +38,7 @@ function build(env: WorkerBindings): App {
     // Set by Cloudflare's edge, not by the client.
     peerAddress: (c) => c.req.header('cf-connecting-ip'),
   });
+  return serveAtBasePath(gateway, config.server.base_path);
 }
 
 export { IdempotencyObject };

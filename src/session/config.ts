@@ -19,7 +19,8 @@ export const sessionConfigSchema = z
         secure: z.boolean().default(true),
         same_site: z.enum(['Lax', 'Strict', 'None']).default('Lax'),
         domain: z.string().min(1).optional(),
-        path: z.string().startsWith('/').default('/'),
+        /** Default: `server.base_path`, or `/` (filled in by the config schema). */
+        path: z.string().startsWith('/').optional(),
       })
       .strict()
       .prefault({}),

@@ -39,7 +39,7 @@ export async function sessionCookie(cfg: SessionConfig['cookie'], cookies: Sessi
       httpOnly: true,
       secure: cfg.secure,
       sameSite: cfg.same_site,
-      path: cfg.path,
+      path: cfg.path ?? '/',
       ...(cfg.domain ? { domain: cfg.domain } : {}),
       expires: new Date(expiresAt),
       maxAge: Math.max(0, Math.floor((expiresAt - now) / 1000)),
@@ -53,7 +53,7 @@ export function applyCookie(c: Context, cookie: SetCookie): void {
 
 export function clearSessionCookie(c: Context, cfg: SessionConfig['cookie']): void {
   deleteCookie(c, cfg.name, {
-    path: cfg.path,
+    path: cfg.path ?? '/',
     secure: cfg.secure,
     httpOnly: true,
     sameSite: cfg.same_site,
