@@ -1,5 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { getConnInfo } from '@hono/node-server/conninfo';
+import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
 import { createApp } from '../app.ts';
 import { ConfigError, parseConfig, type ConfigInput, type GatewayConfig } from '../config.ts';
@@ -49,6 +50,8 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
   const transport = options.wrapTransport ? options.wrapTransport(upstream.transport) : upstream.transport;
   const kratos = kratosClientFor(config, transport);
   const shutdown = new AbortController();
+  // Every in-flight sign-up listens on it: more than Node's default of 10 is normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   let leftBehind = 0;
   const app = createApp({
     config,
@@ -96,6 +99,9 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
           aborted = inFlight.count();
           logger.warn('shutdown deadline reached; aborting in-flight requests', { in_flight: aborted });
           shutdown.abort(new DOMException('the gateway is shutting down', 'AbortError'));
+          // Cut their service calls now; Kratos calls finish (a submit cut short would leave its
+          // outcome unknown, and the rollbacks need the admin API).
+          upstream.abortAllExcept([config.kratos.public_url, config.kratos.admin_url]);
           if (!(await inFlight.idle(config.server.shutdown_abort_grace_ms))) {
             logger.error('requests still running after the abort grace; closing their sockets', { in_flight: inFlight.count() });
           }

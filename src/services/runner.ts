@@ -68,6 +68,10 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
     let attempts = 0;
     let last: Attempt;
     for (;;) {
+      if (signal?.aborted) {
+        last = { outcome: { kind: 'failed', reason: 'aborted', retryable: false } };
+        break;
+      }
       attempts++;
       const attemptId = newId();
       const t0 = now();
