@@ -53,6 +53,7 @@ function resolveGateway(deps: AppDeps): Gateway {
     peerAddress: peerAddress ?? (() => undefined),
     services,
     retryQueue,
+    readiness: deps.readiness ?? {},
     idempotency: () =>
       (idempotency ??= encryptingStore(
         deps.idempotencyStore ?? createMemoryIdempotencyStore({ now, maxEntries: config.idempotency.max_entries }),
