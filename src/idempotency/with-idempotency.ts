@@ -16,6 +16,9 @@ const replayedHeaders = ['content-type', 'set-cookie', 'location'];
  * retry can never make a second account); when nothing was created the key is released and
  * the client may retry with it.
  */
+/** The store's underlying failure, as a short message (no stack in every 503's log line). */
+const causeOf = (err: StateUnavailableError) => (err.cause instanceof Error ? err.cause.message : String(err.cause));
+
 /** A sign-up's answer, and whether an identity it created still exists (then the answer is kept). */
 export interface SignUpAnswer {
   response: Response;
@@ -36,7 +39,7 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
   } catch (err) {
     // Without the shared store a retry could run twice: refuse rather than risk a duplicate.
     if (err instanceof StateUnavailableError) {
-      log.warn('idempotency store unavailable', { error: err.cause });
+      log.warn('idempotency store unavailable', { error: causeOf(err) });
       throw new AppError('STATE_UNAVAILABLE');
     }
     throw err;
@@ -61,7 +64,7 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
   const release = () =>
     store.release(key, claim).catch((err: unknown) => {
       if (!(err instanceof StateUnavailableError)) throw err;
-      log.warn('idempotency claim not released (store unavailable); it lapses with its lease', { error: err.cause });
+      log.warn('idempotency claim not released (store unavailable); it lapses with its lease', { error: causeOf(err) });
     });
   let answer: SignUpAnswer;
   try {
@@ -84,7 +87,7 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
       if (!(err instanceof StateUnavailableError)) throw err;
       // The identity exists and this client gets its answer. A retry after the lease would run
       // again, and Kratos refuses the same identifier (IDENTIFIER_TAKEN), so no second account.
-      log.error('idempotent answer not stored (store unavailable)', { error: err.cause });
+      log.error('idempotent answer not stored (store unavailable)', { error: causeOf(err) });
     }
   } else {
     await release();

@@ -36,13 +36,16 @@ export async function connectRedis(config: RedisConfig, logger: Logger): Promise
   });
   // Log transitions only, never the URL (it can hold the password).
   let down = false;
-  redis.on('error', (err: Error) => {
+  const lost = (error: string) => {
     if (down) return;
     down = true;
-    logger.warn('redis unavailable; sign-ups with an Idempotency-Key answer 503 until it is back', { error: err.message });
-  });
+    logger.warn('redis unavailable; sign-ups with an Idempotency-Key answer 503 until it is back', { error });
+  };
+  redis.on('error', (err: Error) => lost(err.message));
+  redis.on('close', () => lost('connection closed'));
+  let started = false;
   redis.on('ready', () => {
-    if (!down) return;
+    if (!started || !down) return;
     down = false;
     logger.info('redis available again');
   });
@@ -55,6 +58,8 @@ export async function connectRedis(config: RedisConfig, logger: Logger): Promise
       );
     });
     await redis.ping();
+    started = true;
+    down = false;
   } catch (err) {
     redis.disconnect();
     throw new RedisStartError(config.url, err);
