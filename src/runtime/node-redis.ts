@@ -36,8 +36,9 @@ export async function connectRedis(config: RedisConfig, logger: Logger): Promise
   });
   // Log transitions only, never the URL (it can hold the password).
   let down = false;
+  let closing = false;
   const lost = (error: string) => {
-    if (down) return;
+    if (down || closing) return;
     down = true;
     logger.warn('redis unavailable; sign-ups with an Idempotency-Key answer 503 until it is back', { error });
   };
@@ -68,6 +69,7 @@ export async function connectRedis(config: RedisConfig, logger: Logger): Promise
     client: { eval: (script, numKeys, ...args) => redis.eval(script, numKeys, ...args) },
     isReady: () => redis.ping().then((pong) => pong === 'PONG', () => false),
     close: async () => {
+      closing = true;
       await redis.quit().catch(() => redis.disconnect());
     },
   };
