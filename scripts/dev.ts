@@ -1,11 +1,16 @@
 /**
  * `npm run dev`: builds (first time) and starts a local Kratos, then the gateway with
- * config/gateway.yaml in front of it. Ctrl-C stops both.
+ * config/gateway.yaml in front of it. Ctrl-C stops both. `npm run dev -- config/gateway.redis.yaml`
+ * also starts a throwaway redis-server (unless REDIS_URL is set) for `state.backend: redis`.
  */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { loadConfigFile } from '../src/runtime/node-config.ts';
 import { startNodeGateway } from '../src/runtime/node.ts';
 import { startExamplePage } from './example-page.ts';
 import { freePort, startKratos } from './kratos.ts';
+import { ensureRedisServer, startRedis, type RedisInstance } from './redis.ts';
 import { startStandIns } from './stand-ins.ts';
 
 async function portOr(preferred: number): Promise<number> {
@@ -25,8 +30,20 @@ async function main(): Promise<void> {
   // Local stand-ins for the example's external services (VAT check, CRM, mailer).
   const standIns = await startStandIns(await portOr(4455));
   console.error(`dev: service stand-ins ${standIns.url}`);
+  // A config that asks for Redis gets a local one, and a per-run idempotency secret if none is set.
+  const wantsRedis = (parseYaml(readFileSync(configPath, 'utf8')) as { state?: { backend?: string } } | null)?.state?.backend === 'redis';
+  let redis: RedisInstance | undefined;
+  const redisEnv: Record<string, string> = {};
+  if (wantsRedis && !process.env.REDIS_URL) {
+    ensureRedisServer();
+    redis = await startRedis({ port: await portOr(6379) });
+    redisEnv.REDIS_URL = redis.url;
+    console.error(`dev: redis ${redis.url}`);
+  }
+  if (wantsRedis && !process.env.IDEMPOTENCY_SECRET) redisEnv.IDEMPOTENCY_SECRET = randomBytes(32).toString('hex');
   const config = loadConfigFile(configPath, {
     ...process.env,
+    ...redisEnv,
     KRATOS_PUBLIC_URL: kratos.publicUrl,
     KRATOS_ADMIN_URL: kratos.adminUrl,
     STANDINS_URL: standIns.url,
@@ -48,6 +65,7 @@ async function main(): Promise<void> {
     await gateway.close();
     await standIns.close();
     await kratos.stop();
+    await redis?.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());

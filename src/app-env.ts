@@ -27,6 +27,8 @@ export interface AppDeps {
   idempotencyStore?: IdempotencyStore;
   /** Where `retry_later` services go; an in-memory queue by default (not durable). */
   retryQueue?: RetryQueue;
+  /** Extra readiness probes for `/health/ready`, by name (the Node entry adds `redis`). */
+  readiness?: Record<string, () => Promise<boolean>>;
   /**
    * Aborted by the runtime at its shutdown deadline: in-flight sign-ups stop, roll back what
    * they created and answer 503 instead of being cut off.
@@ -49,6 +51,7 @@ export interface Gateway {
   peerAddress: (c: Context) => string | undefined;
   services: ServiceRunner;
   retryQueue: RetryQueue;
+  readiness: Record<string, () => Promise<boolean>>;
   /** Resolves once (the encrypting wrapper derives its keys on first use). */
   idempotency: () => Promise<IdempotencyStore>;
   /** Session cookie sealing; undefined without `secrets.session`. */

@@ -4,6 +4,7 @@ import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { compileReturnToPolicy } from './after-jobs/return-to.ts';
 import type { AppDeps, AppEnv, Gateway } from './app-env.ts';
+import { ConfigError } from './config.ts';
 import { AppError, problemResponse } from './errors.ts';
 import { healthRoutes } from './health/route.ts';
 import { encryptingStore } from './idempotency/encrypting-store.ts';
@@ -24,6 +25,12 @@ export type { AppDeps, AppEnv } from './app-env.ts';
 /** Fills in every default of `deps`, once: the rest of the code never sees an optional dependency. */
 function resolveGateway(deps: AppDeps): Gateway {
   const { config, logger } = deps;
+  // Falling back to per-process memory would silently drop the cross-instance guarantee.
+  if (config.state.backend === 'redis' && !deps.idempotencyStore) {
+    throw new ConfigError([
+      'state.backend: redis needs a Redis store: startNodeGateway (and the kratos-bff bin) build it; when mounting the gateway yourself, pass idempotencyStore: createRedisIdempotencyStore(...) (kratos-bff/node: connectRedis)',
+    ]);
+  }
   const now = deps.now ?? Date.now;
   const services = createServiceRunner({
     services: config.registration.services,
@@ -53,6 +60,7 @@ function resolveGateway(deps: AppDeps): Gateway {
     peerAddress: peerAddress ?? (() => undefined),
     services,
     retryQueue,
+    readiness: deps.readiness ?? {},
     idempotency: () =>
       (idempotency ??= encryptingStore(
         deps.idempotencyStore ?? createMemoryIdempotencyStore({ now, maxEntries: config.idempotency.max_entries }),

@@ -5,6 +5,7 @@ import { returnToConfigSchema } from './after-jobs/return-to.ts';
 import { registrationConfigSchema } from './registration/config.ts';
 import { placeholdersOf } from './services/template.ts';
 import { sessionConfigSchema } from './session/config.ts';
+import { stateConfigSchema } from './state/config.ts';
 
 /**
  * The gateway's configuration: one zod schema, fed from YAML + env on Node and from
@@ -94,9 +95,18 @@ export const configSchema = z
     return_to: returnToConfigSchema.prefault({}),
     /** Idempotency-Key handling on sign-up. */
     idempotency: idempotencyConfigSchema.prefault({}),
+    /** Where shared state lives: per process (`memory`, the default) or in Redis. */
+    state: stateConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.state.backend === 'redis') {
+      if (!cfg.state.redis) ctx.addIssue({ code: 'custom', path: ['state', 'redis', 'url'], message: 'is required when state.backend is redis' });
+      // Every process must derive the same HMAC'd keys and open each other's sealed answers.
+      if (cfg.idempotency.secret === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['idempotency', 'secret'], message: 'is required when state.backend is redis (every instance must use the same one)' });
+      }
+    }
     if (cfg.server.headers_timeout_ms > cfg.server.request_timeout_ms) {
       // The headers are part of the request; Node refuses this combination too.
       ctx.addIssue({ code: 'custom', path: ['server', 'headers_timeout_ms'], message: 'must not be greater than server.request_timeout_ms' });

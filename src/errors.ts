@@ -32,6 +32,7 @@ export const errorCodes = {
   INVALID_IDEMPOTENCY_KEY: { status: 400, message: 'The Idempotency-Key header is malformed (1–255 printable characters).' },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, retryAfter: 1, message: 'A request with this Idempotency-Key is still being processed; retry later.' },
   IDEMPOTENCY_KEY_MISMATCH: { status: 422, message: 'This Idempotency-Key was used with a different request body.' },
+  STATE_UNAVAILABLE: { status: 503, retryAfter: 2, message: 'Requests with an Idempotency-Key cannot be handled right now (the shared store is unavailable); nothing was created. Retry later.' },
   REQUEST_ABORTED: { status: 503, retryAfter: 1, message: 'The request was cut short (the gateway is shutting down, or the client went away); nothing was kept. Retry the request.' },
   SIGNUP_OUTCOME_UNKNOWN: { status: 503, retryAfter: 5, message: 'The identity service did not confirm whether the account was created; the operators have been alerted. Try signing in, or retry later.' },
   FLOW_EXPIRED: { status: 503, retryAfter: 1, message: 'The sign-up flow expired repeatedly; retry the request.' },

@@ -1,7 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { createRouter } from '../shared/router.ts';
 
-const Status = z.object({ status: z.enum(['ok', 'unavailable']) }).openapi('HealthStatus');
+const CheckStatus = z.enum(['ok', 'unavailable']);
+const Status = z.object({ status: CheckStatus }).openapi('HealthStatus');
+const Readiness = z
+  .object({
+    status: CheckStatus,
+    /** Each dependency: `kratos` always, `redis` with `state.backend: redis`. */
+    checks: z.record(z.string(), CheckStatus),
+  })
+  .openapi('Readiness');
 
 const alive = createRoute({
   method: 'get',
@@ -13,10 +21,10 @@ const alive = createRoute({
 const ready = createRoute({
   method: 'get',
   path: '/health/ready',
-  summary: 'Readiness: the gateway and Kratos are ready',
+  summary: 'Readiness: the gateway and what it depends on (Kratos, and Redis when configured) are ready',
   responses: {
-    200: { description: 'Ready', content: { 'application/json': { schema: Status } } },
-    503: { description: 'Kratos is not ready', content: { 'application/json': { schema: Status } } },
+    200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },
+    503: { description: 'Kratos or Redis is not ready; `checks` names which', content: { 'application/json': { schema: Readiness } } },
   },
 });
 
@@ -24,7 +32,14 @@ export function healthRoutes() {
   return createRouter()
     .openapi(alive, (c) => c.json({ status: 'ok' as const }, 200))
     .openapi(ready, async (c) => {
-      const ok = await c.get('gateway').kratos.isReady(c.get('requestId'));
-      return ok ? c.json({ status: 'ok' as const }, 200) : c.json({ status: 'unavailable' as const }, 503);
+      const gateway = c.get('gateway');
+      const probes: Array<[string, Promise<boolean>]> = [
+        ['kratos', gateway.kratos.isReady(c.get('requestId'))],
+        ...Object.entries(gateway.readiness).map(([name, probe]): [string, Promise<boolean>] => [name, probe().catch(() => false)]),
+      ];
+      const checks: Record<string, 'ok' | 'unavailable'> = {};
+      for (const [name, probe] of probes) checks[name] = (await probe) ? 'ok' : 'unavailable';
+      const ok = Object.values(checks).every((s) => s === 'ok');
+      return ok ? c.json({ status: 'ok' as const, checks }, 200) : c.json({ status: 'unavailable' as const, checks }, 503);
     });
 }

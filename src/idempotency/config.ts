@@ -10,6 +10,14 @@ export const idempotencyConfigSchema = z
      * fingerprints. Required in practice for any store outside the process's memory.
      */
     secret: z.string().min(32, 'must be at least 32 characters').optional(),
+    /**
+     * With a shared store (Redis): how long a claim stays owned without a sign of life. The
+     * owning process renews it every third of this while its request runs, so only a claim
+     * whose process died (or lost Redis for this long) is taken over by a retry. 30 s: long
+     * enough to ride out a GC pause or a Redis failover, short enough that a client's retry
+     * after a crash is not refused for long.
+     */
+    lease_ms: z.number().int().min(1000, 'must be at least 1000 (one second)').max(600_000).default(30_000),
     /** Most keys the in-memory store keeps. */
     max_entries: z.number().int().min(1).max(10_000_000).default(10_000),
   })

@@ -69,12 +69,12 @@ export async function encryptingStore(inner: IdempotencyStore, secret: string): 
       if (result.kind !== 'replay') return result;
       return { kind: 'replay', response: await open(storedKey, result.response) };
     },
-    async complete(key, response) {
+    async complete(key, response, claim) {
       const storedKey = await storedKeyOf(key);
-      await inner.complete(storedKey, await seal(storedKey, response));
+      await inner.complete(storedKey, await seal(storedKey, response), claim);
     },
-    async release(key) {
-      await inner.release(await storedKeyOf(key));
+    async release(key, claim) {
+      await inner.release(await storedKeyOf(key), claim);
     },
   };
 }

@@ -16,7 +16,8 @@ export interface StoredResponse {
 
 /** `started`: go ahead; `in_progress` → 409; `mismatch` → 422; `replay`: answer with the stored response. */
 export type BeginResult =
-  | { kind: 'started' }
+  /** `claim` identifies this holder of the key, for stores shared by several processes. */
+  | { kind: 'started'; claim?: string }
   | { kind: 'in_progress' }
   | { kind: 'mismatch' }
   | { kind: 'replay'; response: StoredResponse };
@@ -25,10 +26,24 @@ export type BeginResult =
 export interface IdempotencyStore {
   /** Atomically claims `key` for a request whose body hashes to `fingerprint`, or reports why not. */
   begin(key: string, fingerprint: string, ttlMs: number): Promise<BeginResult>;
-  /** Stores the response of a claimed key, to be replayed until the key expires. */
-  complete(key: string, response: StoredResponse): Promise<void>;
+  /**
+   * Stores the response of a claimed key, to be replayed until the key expires. A shared store
+   * only does so while `claim` (from `begin`) still holds the key.
+   */
+  complete(key: string, response: StoredResponse, claim?: string): Promise<void>;
   /** Releases a claim whose request failed in a way that may be retried (nothing was created). */
-  release(key: string): Promise<void>;
+  release(key: string, claim?: string): Promise<void>;
+}
+
+/**
+ * Thrown by a shared store that cannot be reached. Sign-ups with an Idempotency-Key then answer
+ * 503 (STATE_UNAVAILABLE) rather than run without the guarantee: never risk a duplicate.
+ */
+export class StateUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('the shared state store is unavailable', { cause });
+    this.name = 'StateUnavailableError';
+  }
 }
 
 /** Settings of the in-memory store. */

@@ -1,6 +1,7 @@
 import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
 import { fingerprintRequest, idempotencyKeyFromHeader } from './key.ts';
+import { StateUnavailableError } from './store.ts';
 
 // Headers a replay must repeat: the session cookie above all.
 const replayedHeaders = ['content-type', 'set-cookie', 'location'];
@@ -15,6 +16,9 @@ const replayedHeaders = ['content-type', 'set-cookie', 'location'];
  * retry can never make a second account); when nothing was created the key is released and
  * the client may retry with it.
  */
+/** The store's underlying failure, as a short message (no stack in every 503's log line). */
+const causeOf = (err: StateUnavailableError) => (err.cause instanceof Error ? err.cause.message : String(err.cause));
+
 /** A sign-up's answer, and whether an identity it created still exists (then the answer is kept). */
 export interface SignUpAnswer {
   response: Response;
@@ -28,10 +32,21 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
   if (!key) throw new AppError('INVALID_IDEMPOTENCY_KEY');
   const store = await c.get('gateway').idempotency();
   const fingerprint = await fingerprintRequest({ method: c.req.method, path: c.req.path, body: JSON.stringify(body) });
-  const begun = await store.begin(key, fingerprint, c.get('gateway').config.idempotency.ttl_ms);
+  const log = c.get('log');
+  let begun;
+  try {
+    begun = await store.begin(key, fingerprint, c.get('gateway').config.idempotency.ttl_ms);
+  } catch (err) {
+    // Without the shared store a retry could run twice: refuse rather than risk a duplicate.
+    if (err instanceof StateUnavailableError) {
+      log.warn('idempotency store unavailable', { error: causeOf(err) });
+      throw new AppError('STATE_UNAVAILABLE');
+    }
+    throw err;
+  }
   switch (begun.kind) {
     case 'replay':
-      c.get('log').info('idempotent replay', { status: begun.response.status });
+      log.info('idempotent replay', { status: begun.response.status });
       return new Response(begun.response.body, {
         status: begun.response.status,
         headers: [...Object.entries(begun.response.headers).flatMap(([k, v]) => (k === 'set-cookie' ? v.split('\n').map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]])), ['idempotent-replayed', 'true']],
@@ -43,12 +58,20 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
     case 'started':
       break;
   }
+  const claim = begun.claim;
+  // A shared store that went away after the claim: the claim's lease runs out by itself, so
+  // a failed release is only logged; the request's own answer still goes out.
+  const release = () =>
+    store.release(key, claim).catch((err: unknown) => {
+      if (!(err instanceof StateUnavailableError)) throw err;
+      log.warn('idempotency claim not released (store unavailable); it lapses with its lease', { error: causeOf(err) });
+    });
   let answer: SignUpAnswer;
   try {
     answer = await run(key);
   } catch (err) {
     // Whatever was thrown, nothing exists: the key may be used again.
-    await store.release(key);
+    await release();
     throw err;
   }
   const res = answer.response;
@@ -58,9 +81,16 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
       const values = name === 'set-cookie' ? res.headers.getSetCookie() : [res.headers.get(name)].filter((v): v is string => v !== null);
       if (values.length > 0) headers[name] = values.join('\n');
     }
-    await store.complete(key, { status: res.status, headers, body: await res.clone().text() });
+    try {
+      await store.complete(key, { status: res.status, headers, body: await res.clone().text() }, claim);
+    } catch (err) {
+      if (!(err instanceof StateUnavailableError)) throw err;
+      // The identity exists and this client gets its answer. A retry after the lease would run
+      // again, and Kratos refuses the same identifier (IDENTIFIER_TAKEN), so no second account.
+      log.error('idempotent answer not stored (store unavailable)', { error: causeOf(err) });
+    }
   } else {
-    await store.release(key);
+    await release();
   }
   return res;
 }

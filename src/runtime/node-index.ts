@@ -8,6 +8,8 @@ import { createUndiciTransport, type UndiciTransportOptions } from './node-trans
 
 export { startNodeGateway, main, type NodeGateway, type NodeGatewayOptions, type ShutdownReport } from './node.ts';
 export { loadConfigFile } from './node-config.ts';
+export { connectRedis, RedisStartError, type NodeRedis } from './node-redis.ts';
+export { createRedisIdempotencyStore, type RedisIdempotencyStoreOptions, type RedisScriptClient } from '../idempotency/redis-store.ts';
 export { createUndiciTransport, type ClosableTransport, type UndiciTransportOptions } from './node-transport.ts';
 
 export interface NodeGatewayHandle {

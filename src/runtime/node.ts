@@ -13,6 +13,8 @@ import { loadConfigFile } from './node-config.ts';
 import { answerClientErrors, createProblemServer, nodeServerOptions } from './node-server-limits.ts';
 import type { createServer } from 'node:http';
 import { createUndiciTransport } from './node-transport.ts';
+import { connectRedis, RedisStartError, type NodeRedis } from './node-redis.ts';
+import { createRedisIdempotencyStore } from '../idempotency/redis-store.ts';
 
 export interface NodeGateway {
   server: ServerType;
@@ -46,6 +48,9 @@ export interface NodeGatewayOptions {
 export async function startNodeGateway(input: GatewayConfig | ConfigInput, options: NodeGatewayOptions = {}): Promise<NodeGateway> {
   const config = parseConfig(input, process.env);
   const logger = options.logger ?? createLogger({ level: config.log.level });
+  // Shared state first: an unreachable Redis is a startup error, before anything is served.
+  const redisConfig = config.state.backend === 'redis' ? config.state.redis : undefined;
+  const redis: NodeRedis | undefined = redisConfig ? await connectRedis(redisConfig, logger) : undefined;
   const upstream = createUndiciTransport();
   const transport = options.wrapTransport ? options.wrapTransport(upstream.transport) : upstream.transport;
   const kratos = kratosClientFor(config, transport);
@@ -60,6 +65,17 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
     transport,
     ...(options.serviceFunctions ? { serviceFunctions: options.serviceFunctions } : {}),
     peerAddress: (c) => getConnInfo(c).remote.address,
+    ...(redis && redisConfig
+      ? {
+          idempotencyStore: createRedisIdempotencyStore({
+            client: redis.client,
+            keyPrefix: redisConfig.key_prefix,
+            leaseMs: config.idempotency.lease_ms,
+            onRenewFailed: (reason) => logger.warn('idempotency lease not renewed', { reason }),
+          }),
+          readiness: { redis: redis.isReady },
+        }
+      : {}),
     shutdownSignal: shutdown.signal,
     onLeftBehind: () => void leftBehind++,
   });
@@ -111,6 +127,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
         if (!flushed) srv.closeAllConnections?.();
         clearInterval(sweep);
         await upstream.close();
+        await redis?.close();
         if (leftBehind > 0) logger.error('shutdown left identities behind (see ROLLBACK FAILED lines)', { count: leftBehind });
         return { aborted, leftBehind };
       })()),
@@ -167,7 +184,16 @@ export async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.log.level });
-  const gateway = await startNodeGateway(config, { logger });
+  let gateway: NodeGateway;
+  try {
+    gateway = await startNodeGateway(config, { logger });
+  } catch (err) {
+    if (err instanceof RedisStartError) {
+      console.error(`kratos-bff: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
   logger.info('listening', { url: gateway.url, kratos_public_url: config.kratos.public_url });
   const stop = (signal: string) => {
     logger.info('shutting down', { signal });

@@ -1,5 +1,6 @@
 import type { TestProject } from 'vitest/node';
 import { startKratos, type KratosInstance } from '../../scripts/kratos.ts';
+import { ensureRedisServer, startRedis, type RedisInstance } from '../../scripts/redis.ts';
 import { ensureChromiumForTests } from '../support/chromium.ts';
 import { recordingHookOverlay, startHookRecorder } from '../support/hook-recorder.ts';
 
@@ -21,6 +22,8 @@ declare module 'vitest' {
     kratosShortLifespan: KratosUrls;
     /** Where the main Kratos's registration web_hook reports (see test/support/hook-recorder.ts). */
     hookRecorderUrl: string;
+    /** A redis-server of this run (redis://127.0.0.1:port), shared by the tests: use a unique key prefix. */
+    redis: string;
   }
 }
 
@@ -56,6 +59,9 @@ async function local(env: Record<string, string> = {}, overlay?: Record<string, 
 
 export default async function setup(project: TestProject) {
   const started: KratosInstance[] = [];
+  // Real Redis for the shared-state tests: installed from apt when missing; no fallback.
+  ensureRedisServer();
+  const redis: RedisInstance = await startRedis();
   // The browser test (integration project) needs Chromium: installed from apt when missing,
   // while Kratos builds and starts. A failure is printed at once and thrown once Kratos is
   // up, so the Kratos processes are stopped rather than left behind.
@@ -72,7 +78,7 @@ export default async function setup(project: TestProject) {
   const recorder = await startHookRecorder();
   const recorderUrl = process.env.KRATOS_HOOK_RECORDER_URL ?? recorder.url;
   const lifespan = `${SHORT_LIFESPAN_MS / 1000}s`;
-  const [main, short] = await Promise.all([
+  const kratosPair = Promise.all([
     external('KRATOS').then(async (e) => e ?? started[started.push(await local({}, recordingHookOverlay(recorder.url))) - 1]!),
     external('KRATOS_SHORT_LIFESPAN').then(
       async (e) =>
@@ -82,17 +88,24 @@ export default async function setup(project: TestProject) {
         ]!,
     ),
   ]);
+  const [main, short] = await kratosPair.catch(async (err: unknown) => {
+    await Promise.all([redis.stop(), ...started.map((k) => k.stop()), recorder.close()]);
+    throw err;
+  });
   const browserProblem = await browser;
   if (browserProblem !== undefined) {
     await Promise.all(started.map((k) => k.stop()));
+    await redis.stop();
     await recorder.close();
     throw browserProblem;
   }
   project.provide('kratos', { publicUrl: main.publicUrl, adminUrl: main.adminUrl });
   project.provide('kratosShortLifespan', { publicUrl: short.publicUrl, adminUrl: short.adminUrl });
   project.provide('hookRecorderUrl', recorderUrl);
+  project.provide('redis', redis.url);
   return async () => {
     await Promise.all(started.map((k) => k.stop()));
+    await redis.stop();
     await recorder.close();
   };
 }

@@ -91,3 +91,40 @@ describe('env references for scalars', () => {
     expect(resolveEnvRefs({ port: '${PORT:-8080}', on: '${ON}', mixed: 'p${PORT}' }, { PORT: '9090', ON: 'true' })).toEqual({ port: 9090, on: true, mixed: 'p9090' });
   });
 });
+
+describe('state (shared state backend)', () => {
+  const secret = 's'.repeat(32);
+  it('defaults to memory, with no Redis', () => {
+    const cfg = parseConfig(minimal);
+    expect(cfg.state).toEqual({ backend: 'memory' });
+    expect(cfg.idempotency.lease_ms).toBe(30_000);
+  });
+
+  it('accepts redis:// and rediss:// URLs with credentials from env, and fills in the defaults', () => {
+    const cfg = parseConfig(
+      { ...minimal, idempotency: { secret }, state: { backend: 'redis', redis: { url: '${REDIS_URL}' } } },
+      { REDIS_URL: 'rediss://app:p%40ss@redis.internal:6380/2' },
+    );
+    expect(cfg.state.redis).toEqual({ url: 'rediss://app:p%40ss@redis.internal:6380/2', key_prefix: 'kbff:', connect_timeout_ms: 2000, command_timeout_ms: 1000 });
+    expect(parseConfig({ ...minimal, idempotency: { secret }, state: { backend: 'redis', redis: { url: 'redis://127.0.0.1' } } }).state.backend).toBe('redis');
+  });
+
+  it('names state.redis.url when it is missing or not a Redis URL, without echoing it', () => {
+    expect(problemsOf({ ...minimal, idempotency: { secret }, state: { backend: 'redis' } })).toEqual(['state.redis.url: is required when state.backend is redis']);
+    const problems = problemsOf({ ...minimal, idempotency: { secret }, state: { backend: 'redis', redis: { url: 'http://user:hunter2@redis:6379' } } });
+    expect(problems).toEqual([expect.stringMatching(/^state\.redis\.url: must be a redis:\/\/ or rediss:\/\/ URL/)]);
+    expect(problems.join()).not.toContain('hunter2');
+  });
+
+  it('requires idempotency.secret with the redis backend (every instance must derive the same keys)', () => {
+    expect(problemsOf({ ...minimal, state: { backend: 'redis', redis: { url: 'redis://127.0.0.1:6379' } } })).toEqual([
+      'idempotency.secret: is required when state.backend is redis (every instance must use the same one)',
+    ]);
+  });
+
+  it('rejects unknown keys and a lease under a second', () => {
+    expect(problemsOf({ ...minimal, state: { backend: 'memcached' } })[0]).toMatch(/^state\.backend: /);
+    expect(problemsOf({ ...minimal, state: { redis: { url: 'redis://x', tls: true } } })[0]).toMatch(/^state\.redis: /);
+    expect(problemsOf({ ...minimal, idempotency: { lease_ms: 500 } })).toEqual(['idempotency.lease_ms: must be at least 1000 (one second)']);
+  });
+});

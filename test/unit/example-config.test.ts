@@ -22,3 +22,18 @@ describe('config/gateway.yaml', () => {
     expect(cfg.server.port).toBe(9999);
   });
 });
+
+describe('config/gateway.redis.yaml', () => {
+  it('loads with the Redis URL and the shared secret from the environment', () => {
+    const cfg = loadConfigFile('config/gateway.redis.yaml', { IDEMPOTENCY_SECRET: 'k'.repeat(40), REDIS_URL: 'rediss://:pw@redis.internal:6380' });
+    expect(cfg.state).toEqual({
+      backend: 'redis',
+      redis: { url: 'rediss://:pw@redis.internal:6380', key_prefix: 'kbff:', connect_timeout_ms: 2000, command_timeout_ms: 1000 },
+    });
+    expect(cfg.idempotency).toMatchObject({ secret: 'k'.repeat(40), lease_ms: 30_000 });
+  });
+
+  it('refuses to load without the shared idempotency secret, naming the key', () => {
+    expect(() => loadConfigFile('config/gateway.redis.yaml', {})).toThrow(/idempotency\.secret: environment variable IDEMPOTENCY_SECRET is not set/);
+  });
+});

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig, type ConfigInput } from '../../src/config.ts';
 import { createGateway, defineConfig, serveAtBasePath } from '../../src/gateway.ts';
 import * as publicApi from '../../src/index.ts';
+import { createMemoryIdempotencyStore } from '../../src/idempotency/store.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { loadConfigFile } from '../../src/runtime/node-config.ts';
 import { createFakeKratos } from '../support/fake-kratos.ts';
@@ -159,5 +160,31 @@ describe('the public surface (src/index.ts)', () => {
       expect(typeof (publicApi as Record<string, unknown>)[name], name).toBe('function');
     }
     expect(publicApi.configSchema.safeParse({ kratos }).success).toBe(true);
+  });
+});
+
+describe('state.backend: redis when mounting the gateway yourself', () => {
+  const redisConfig = defineConfig({ kratos, idempotency: { secret: SECRET }, state: { backend: 'redis', redis: { url: 'redis://127.0.0.1:6379' } } });
+
+  it('refuses to fall back to per-process memory without a Redis store', () => {
+    expect(() => gatewayOn(redisConfig)).toThrow(ConfigError);
+    expect(() => gatewayOn(redisConfig)).toThrow(/state\.backend: redis needs a Redis store/);
+  });
+
+  it('uses the store it is given (here an in-memory one standing in for Redis) and its readiness probe', async () => {
+    const fake = createFakeKratos();
+    let redisUp = true;
+    const gateway = createGateway({
+      config: redisConfig,
+      transport: fake.transport,
+      logger: createLogger({ level: 'error', sink: () => {} }),
+      idempotencyStore: createMemoryIdempotencyStore(),
+      readiness: { redis: async () => redisUp },
+    });
+    expect(await (await gateway.request('/health/ready')).json()).toEqual({ status: 'ok', checks: { kratos: 'ok', redis: 'ok' } });
+    redisUp = false;
+    const res = await gateway.request('/health/ready');
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ status: 'unavailable', checks: { kratos: 'ok', redis: 'unavailable' } });
   });
 });

@@ -65,8 +65,8 @@ describe('idempotency keys', () => {
 });
 
 describe('idempotencyConfigSchema', () => {
-  it('defaults to 24 hours and 10000 entries, and wants a long secret', () => {
-    expect(idempotencyConfigSchema.parse({})).toEqual({ ttl_ms: 86_400_000, max_entries: 10_000 });
+  it('defaults to 24 hours, a 30 s lease and 10000 entries, and wants a long secret', () => {
+    expect(idempotencyConfigSchema.parse({})).toEqual({ ttl_ms: 86_400_000, lease_ms: 30_000, max_entries: 10_000 });
     const result = idempotencyConfigSchema.safeParse({ secret: 'short', ttl_ms: 10 });
     expect(result.success).toBe(false);
     expect(result.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
@@ -117,7 +117,8 @@ describe('encryptingStore', () => {
       await store.begin(k, 'fp', 60_000);
       await store.complete(k, response);
     }
-    const sealed = seen.filter((args) => (args as unknown[]).length === 2).map((args) => ((args as [string, StoredResponse])[1]).body);
+    // complete(key, response, claim): the calls whose second argument is a response.
+    const sealed = seen.filter((args) => typeof (args as unknown[])[1] === 'object').map((args) => ((args as [string, StoredResponse])[1]).body);
     expect(sealed).toHaveLength(2);
     expect(sealed[0]).toMatch(/^v1\.[A-Za-z0-9_-]+$/);
     expect(sealed[0]).not.toBe(sealed[1]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryIdempotencyStore, type StoredResponse } from '../../src/idempotency/store.ts';
+import { idempotencyStoreContract } from '../support/idempotency-contract.ts';
 
 const response: StoredResponse = { status: 200, headers: { 'set-cookie': 'bff_session=abc; HttpOnly' }, body: '{"session_token":"ory_st_secret"}' };
 const TTL = 60_000;
@@ -8,6 +9,10 @@ function clock(start = 1_000_000) {
   let t = start;
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
+
+describe('createMemoryIdempotencyStore: the store contract (shared with the Redis store)', () => {
+  idempotencyStoreContract(() => createMemoryIdempotencyStore({}));
+});
 
 describe('createMemoryIdempotencyStore', () => {
   it('claims a new key, then replays its response for the same fingerprint', async () => {
