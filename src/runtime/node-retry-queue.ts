@@ -69,7 +69,12 @@ export async function createDurableRetryQueue(config: GatewayConfig, redis: Redi
   const connection = bullConnection(redis, true);
   connection.on('error', () => {}); // logged by the idempotency client; never the URL
   const queue = new Queue<DurableRetryJobData>(RETRY_QUEUE_NAME, { connection, prefix: bullPrefix(redis) });
-  queue.on('error', (err) => logger.warn('retry queue error', { error: err.message }));
+  let lastErrorLog = 0;
+  queue.on('error', (err) => {
+    if (Date.now() - lastErrorLog < 60_000) return;
+    lastErrorLog = Date.now();
+    logger.warn('retry queue error', { error: err.message });
+  });
   await queue.waitUntilReady();
   const rl = config.registration.retry_later;
   // The sign-up's own attempt counts: BullMQ gets the rest (at least one).
@@ -143,7 +148,13 @@ export async function startRetryWorker(config: GatewayConfig, redis: RedisConfig
     const out = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
     if (out) logger.error('service retry gave up; job is in the dead-letter set', { service: job.data.service, job_id: job.id, attempts: job.attemptsMade + 1, reason: err.message });
   });
-  worker.on('error', (err) => logger.warn('retry worker error', { error: err.message }));
+  // While Redis is away the worker fails every poll: log once a minute at most.
+  let lastErrorLog = 0;
+  worker.on('error', (err) => {
+    if (Date.now() - lastErrorLog < 60_000) return;
+    lastErrorLog = Date.now();
+    logger.warn('retry worker error', { error: err.message });
+  });
   await worker.waitUntilReady();
   return {
     async close(graceMs) {

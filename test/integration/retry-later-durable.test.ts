@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { freePort } from '../../scripts/kratos.ts';
+import { startRedis } from '../../scripts/redis.ts';
 import { allLogs, postJson, uniqueEmail } from '../support/gateway.ts';
 import { startStandIn, type StandIn } from '../support/stand-in.ts';
 
@@ -42,10 +43,10 @@ interface Proc {
 }
 
 /** Runs the kratos-bff bin (from source) with these arguments. */
-function run(args: string[]): Proc {
+function run(args: string[], redisUrl = inject('redis')): Proc {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/runtime/node-cli.ts', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, REDIS_URL: inject('redis'), IDEMPOTENCY_SECRET },
+    env: { ...process.env, REDIS_URL: redisUrl, IDEMPOTENCY_SECRET },
   });
   children.push(child);
   let output = '';
@@ -67,8 +68,8 @@ async function deadLetters(configPath: string, ...args: string[]): Promise<strin
   return p.output();
 }
 
-async function startGateway(configPath: string): Promise<Proc> {
-  const p = run(['--config', configPath]);
+async function startGateway(configPath: string, redisUrl?: string): Promise<Proc> {
+  const p = run(['--config', configPath], redisUrl);
   await expect.poll(() => p.output().includes('"msg":"listening"') || p.child.exitCode !== null, { timeout: 20_000 }).toBe(true);
   expect(p.child.exitCode, p.output()).toBe(null);
   return p;
@@ -194,5 +195,29 @@ describe('durable retry_later on Redis (BullMQ)', () => {
     gateway.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     expect(await gateway.exited).toBe(0);
+  }, 60_000);
+
+  it('while Redis is away a failed retry_later service is reported failed, not lost silently; queuing resumes when it is back', async () => {
+    const own = await startRedis();
+    try {
+      scriptedService('/crm-redis-down');
+      const config = durableConfig(await freePort(), '/crm-redis-down', { max_attempts: 3, base_delay_ms: 5000, max_delay_ms: 5000 });
+      const gateway = await startGateway(writeConfig(config), own.url);
+      const url = `http://127.0.0.1:${config.server.port}/v1/registration`;
+      await own.kill();
+      const down = await postJson(url, { traits: { email: uniqueEmail('rdown') }, password: PASSWORD });
+      expect(down.status, JSON.stringify(down.body)).toBe(200);
+      expect(down.body.services).toEqual([{ service: 'crm', outcome: 'failed' }]);
+      expect(gateway.output()).toContain('"msg":"could not queue a retry_later service"');
+
+      await own.restart();
+      await expect
+        .poll(async () => (await postJson(url, { traits: { email: uniqueEmail('rback') }, password: PASSWORD })).body.services?.[0]?.outcome, { timeout: 10_000, interval: 300 })
+        .toBe('retrying');
+      gateway.child.kill('SIGTERM');
+      expect(await gateway.exited).toBe(0);
+    } finally {
+      await own.stop();
+    }
   }, 60_000);
 });
