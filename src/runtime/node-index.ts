@@ -6,8 +6,9 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { createGateway, type Gateway, type GatewayOptions } from '../gateway.ts';
 import { createUndiciTransport, type UndiciTransportOptions } from './node-transport.ts';
 
-export { startNodeGateway, main, type NodeGateway, type NodeGatewayOptions, type ShutdownReport } from './node.ts';
+export { startNodeGateway, startNodeRetryWorker, main, type NodeGateway, type NodeGatewayOptions, type ShutdownReport } from './node.ts';
 export { loadConfigFile } from './node-config.ts';
+export { createDurableRetryQueue, startRetryWorker, deadLetters, type DurableRetryQueue, type DurableRetryJobData, type RetryWorker } from './node-retry-queue.ts';
 export { connectRedis, RedisStartError, type NodeRedis } from './node-redis.ts';
 export { createRedisIdempotencyStore, type RedisIdempotencyStoreOptions, type RedisScriptClient } from '../idempotency/redis-store.ts';
 export { createUndiciTransport, type ClosableTransport, type UndiciTransportOptions } from './node-transport.ts';

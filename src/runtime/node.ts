@@ -15,6 +15,8 @@ import type { createServer } from 'node:http';
 import { createUndiciTransport } from './node-transport.ts';
 import { connectRedis, RedisStartError, type NodeRedis } from './node-redis.ts';
 import { createRedisIdempotencyStore } from '../idempotency/redis-store.ts';
+import { createServiceRunner } from '../services/runner.ts';
+import { createDurableRetryQueue, deadLetters, startRetryWorker, type DurableRetryQueue, type RetryWorker } from './node-retry-queue.ts';
 
 export interface NodeGateway {
   server: ServerType;
@@ -54,6 +56,20 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
   const upstream = createUndiciTransport();
   const transport = options.wrapTransport ? options.wrapTransport(upstream.transport) : upstream.transport;
   const kratos = kratosClientFor(config, transport);
+  // retry_later on Redis: a durable BullMQ queue, and its worker here unless `state.redis.workers: false`.
+  let retryQueue: DurableRetryQueue | undefined;
+  let retryWorker: RetryWorker | undefined;
+  if (redis && redisConfig) {
+    try {
+      retryQueue = await createDurableRetryQueue(config, redisConfig, logger);
+      if (redisConfig.workers) retryWorker = await startRetryWorker(config, redisConfig, serviceRunnerFor(config, transport, logger, options.serviceFunctions), logger);
+    } catch (err) {
+      await retryQueue?.close();
+      await redis.close();
+      await upstream.close();
+      throw err;
+    }
+  }
   const shutdown = new AbortController();
   // Every in-flight sign-up listens on it: more than Node's default of 10 is normal, not a leak.
   setMaxListeners(0, shutdown.signal);
@@ -64,6 +80,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
     logger,
     transport,
     ...(options.serviceFunctions ? { serviceFunctions: options.serviceFunctions } : {}),
+    ...(retryQueue ? { retryQueue } : {}),
     peerAddress: (c) => getConnInfo(c).remote.address,
     ...(redis && redisConfig
       ? {
@@ -103,6 +120,8 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
     close: () =>
       (closing ??= (async () => {
         const srv = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+        // The retry worker stops taking jobs now; a running one may finish within the drain deadline.
+        const workerClosed = retryWorker?.close(config.server.shutdown_timeout_ms);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Sockets of drained requests go idle after close() was called; keep closing them,
         // or keep-alive would hold the server open until its own timeout.
@@ -126,11 +145,40 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
         const flushed = await Promise.race([closed.then(() => true), sleep(1000).then(() => false)]);
         if (!flushed) srv.closeAllConnections?.();
         clearInterval(sweep);
+        await workerClosed;
+        await retryQueue?.close();
         await upstream.close();
         await redis?.close();
         if (leftBehind > 0) logger.error('shutdown left identities behind (see ROLLBACK FAILED lines)', { count: leftBehind });
         return { aborted, leftBehind };
       })()),
+  };
+}
+
+function serviceRunnerFor(config: GatewayConfig, transport: HttpTransport, logger: Logger, functions: Record<string, ServiceFunction> | undefined) {
+  return createServiceRunner({ services: config.registration.services, ...(functions ? { functions } : {}), transport, logger });
+}
+
+/**
+ * A worker process (`kratos-bff worker --config gateway.yaml`): runs only the durable
+ * `retry_later` worker, no HTTP server. Needs `state.backend: redis`.
+ */
+export async function startNodeRetryWorker(input: GatewayConfig | ConfigInput, options: Pick<NodeGatewayOptions, 'logger' | 'serviceFunctions'> = {}): Promise<{ close(): Promise<void> }> {
+  const config = parseConfig(input, process.env);
+  const logger = options.logger ?? createLogger({ level: config.log.level });
+  if (config.state.backend !== 'redis' || !config.state.redis) {
+    throw new ConfigError(['state.backend: the worker process needs redis (with memory, retry_later jobs run inside the gateway process)']);
+  }
+  const upstream = createUndiciTransport();
+  const worker = await startRetryWorker(config, config.state.redis, serviceRunnerFor(config, upstream.transport, logger, options.serviceFunctions), logger).catch(async (err: unknown) => {
+    await upstream.close();
+    throw err;
+  });
+  return {
+    close: async () => {
+      await worker.close(config.server.shutdown_timeout_ms);
+      await upstream.close();
+    },
   };
 }
 
@@ -171,18 +219,8 @@ function trackInFlight(fetch: (req: Request, env?: unknown) => Response | Promis
 }
 
 /** The standalone service: `--config gateway.yaml`; exit 2 on a bad config. */
-export async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c', default: 'config/gateway.yaml' } } });
-  let config: GatewayConfig;
-  try {
-    config = loadConfigFile(values.config!);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`kratos-bff: ${values.config}: ${err.message}`);
-      process.exit(2);
-    }
-    throw err;
-  }
+export async function main(args: string[] = process.argv.slice(2)): Promise<void> {
+  const config = configFromArgs(args);
   const logger = createLogger({ level: config.log.level });
   let gateway: NodeGateway;
   try {
@@ -201,6 +239,52 @@ export async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/** Loads `--config` (exit 2 on a bad config). */
+export function configFromArgs(args: string[]): GatewayConfig {
+  const { values } = parseArgs({ args, options: { config: { type: 'string', short: 'c', default: 'config/gateway.yaml' } } });
+  try {
+    return loadConfigFile(values.config!);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`kratos-bff: ${values.config}: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** `kratos-bff worker --config gateway.yaml`: the retry worker alone, until SIGTERM/SIGINT. */
+export async function workerMain(args: string[]): Promise<void> {
+  const config = configFromArgs(args);
+  const logger = createLogger({ level: config.log.level });
+  let worker: { close(): Promise<void> };
+  try {
+    worker = await startNodeRetryWorker(config, { logger });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`kratos-bff: ${err.message}`);
+      process.exit(2);
+    }
+    console.error(`kratos-bff: ${(err as Error).message}`);
+    process.exit(1);
+  }
+  logger.info('retry worker running', { queue: 'retry-later' });
+  const stop = (signal: string) => {
+    logger.info('shutting down', { signal });
+    void worker.close().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/** `kratos-bff dead-letters --config gateway.yaml list | redrive <jobId|--all>`. */
+export async function deadLettersMain(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string', short: 'c', default: 'config/gateway.yaml' }, all: { type: 'boolean' } } });
+  const config = configFromArgs(['--config', values.config!]);
+  const code = await deadLetters(config, values.all ? [positionals[0] ?? '', '--all'] : positionals, (line) => console.log(line));
+  process.exit(code);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

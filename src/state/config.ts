@@ -30,6 +30,11 @@ export const redisConfigSchema = z
      * queue), so a request never hangs on a Redis that went away.
      */
     command_timeout_ms: z.number().int().min(50).max(60_000).default(1_000),
+    /**
+     * Whether the gateway process also runs the worker of the durable `retry_later` queue.
+     * `false` when separate `kratos-bff worker` processes (same config) run it instead.
+     */
+    workers: z.boolean().default(true),
   })
   .strict();
 

@@ -105,7 +105,7 @@ describe('state (shared state backend)', () => {
       { ...minimal, idempotency: { secret }, state: { backend: 'redis', redis: { url: '${REDIS_URL}' } } },
       { REDIS_URL: 'rediss://app:p%40ss@redis.internal:6380/2' },
     );
-    expect(cfg.state.redis).toEqual({ url: 'rediss://app:p%40ss@redis.internal:6380/2', key_prefix: 'kbff:', connect_timeout_ms: 2000, command_timeout_ms: 1000 });
+    expect(cfg.state.redis).toEqual({ url: 'rediss://app:p%40ss@redis.internal:6380/2', key_prefix: 'kbff:', connect_timeout_ms: 2000, command_timeout_ms: 1000, workers: true });
     expect(parseConfig({ ...minimal, idempotency: { secret }, state: { backend: 'redis', redis: { url: 'redis://127.0.0.1' } } }).state.backend).toBe('redis');
   });
 

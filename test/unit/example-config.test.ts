@@ -28,7 +28,7 @@ describe('config/gateway.redis.yaml', () => {
     const cfg = loadConfigFile('config/gateway.redis.yaml', { IDEMPOTENCY_SECRET: 'k'.repeat(40), REDIS_URL: 'rediss://:pw@redis.internal:6380' });
     expect(cfg.state).toEqual({
       backend: 'redis',
-      redis: { url: 'rediss://:pw@redis.internal:6380', key_prefix: 'kbff:', connect_timeout_ms: 2000, command_timeout_ms: 1000 },
+      redis: { url: 'rediss://:pw@redis.internal:6380', key_prefix: 'kbff:', connect_timeout_ms: 2000, command_timeout_ms: 1000, workers: true },
     });
     expect(cfg.idempotency).toMatchObject({ secret: 'k'.repeat(40), lease_ms: 30_000 });
   });
