@@ -30,19 +30,33 @@ describe('worker (workerd): retry_later through a Cloudflare Queue', () => {
     raw.log = { level: 'info' };
     const bundle = buildWorkerBundle();
     mf = new Miniflare({
-      modules: true,
-      modulesRoot: join(bundle.path, '..'),
-      scriptPath: bundle.path,
-      compatibilityDate: '2025-09-01',
       cf: false,
-      bindings: { GATEWAY_CONFIG: JSON.stringify(raw), ...scenarioEnv },
-      queueProducers: { RETRY_LATER: 'kbff-retry-later' },
-      // max_retries = max_attempts - 2: the sign-up's attempt and the first delivery are not retries.
-      queueConsumers: { 'kbff-retry-later': { maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: 'kbff-retry-later-dlq' } },
+      port: 0,
       handleRuntimeStdio: (stdout: Readable, stderr: Readable) => {
         for (const stream of [stdout, stderr]) stream.on('data', (chunk: Buffer) => logs.push(...chunk.toString().split('\n').filter(Boolean)));
       },
-      port: 0,
+      workers: [
+        {
+          name: 'kratos-bff',
+          modules: true,
+          modulesRoot: join(bundle.path, '..'),
+          scriptPath: bundle.path,
+          compatibilityDate: '2025-09-01',
+          bindings: { GATEWAY_CONFIG: JSON.stringify(raw), ...scenarioEnv },
+          queueProducers: { RETRY_LATER: 'kbff-retry-later' },
+          // max_retries = max_attempts - 2: the sign-up's attempt and the first delivery are not retries.
+          queueConsumers: { 'kbff-retry-later': { maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: 'kbff-retry-later-dlq' } },
+        },
+        {
+          // Stands in for whoever reads the dead-letter queue: forwards each message to the stand-in.
+          name: 'dlq-reader',
+          modules: true,
+          compatibilityDate: '2025-09-01',
+          script: `export default { async queue(batch, env) { for (const m of batch.messages) { await fetch(env.STAND_IN + '/dlq', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(m.body) }); m.ack(); } } };`,
+          bindings: { STAND_IN: standIn.url },
+          queueConsumers: { 'kbff-retry-later-dlq': { maxBatchTimeout: 1 } },
+        },
+      ],
     });
     url = (await mf.ready).href.replace(/\/$/, '');
   });
@@ -81,5 +95,28 @@ describe('worker (workerd): retry_later through a Cloudflare Queue', () => {
     expect(consumed.filter((l) => l.includes('retried service succeeded'))).toHaveLength(1);
     // The context is personal data: no log line carries the email.
     expect(logs.join('\n')).not.toContain(email);
+  });
+
+  it('after max_attempts, leaves the job to the dead-letter queue (key kept, no password)', async () => {
+    standIn.reset();
+    standIn.on('/welcome', () => ({ status: 503 }));
+    const email = uniqueEmail('worker-queue-dlq');
+    const key = `key-${email}`;
+    const res = await postJson(
+      `${url}/v1/registration`,
+      { traits: { email }, password: 'correct-horse-battery-staple', fields: { company: 'Analytical Engines', accept_terms: true } },
+      { 'idempotency-key': key },
+    );
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.services).toEqual([{ service: 'welcome', outcome: 'retrying' }]);
+
+    await expect.poll(() => standIn.callsTo('/dlq').length, { timeout: 25_000, interval: 200 }).toBe(1);
+    // max_attempts 4: the sign-up's attempt and three queue deliveries.
+    expect(standIn.callsTo('/welcome')).toHaveLength(4);
+    const [dead] = standIn.callsTo('/dlq');
+    expect(dead!.body).toMatchObject({ service: 'welcome', idempotencyKey: key, attempt: 1 });
+    expect(dead!.body.context.identity.id).toBe(res.body.identity.id);
+    expect(JSON.stringify(dead!.body)).not.toContain('correct-horse-battery-staple');
+    expect(logs.some((l) => l.includes('service retry gave up; message goes to the dead-letter queue') && l.includes('"attempts":4'))).toBe(true);
   });
 });
