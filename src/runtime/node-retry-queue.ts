@@ -3,7 +3,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { GatewayConfig } from '../config.ts';
 import type { RetryJob, RetryQueue } from '../services/retry-queue.ts';
-import { runnerExecutor } from '../services/retry-queue.ts';
+import { retryDelay, runnerExecutor } from '../services/retry-queue.ts';
 import type { ServiceRunner } from '../services/runner.ts';
 import type { Logger } from '../shared/log.ts';
 import type { RedisConfig } from '../state/config.ts';
@@ -15,6 +15,8 @@ import type { RedisConfig } from '../state/config.ts';
  * out of attempts stays in BullMQ's `failed` set, which is the dead-letter set
  * (`kratos-bff dead-letters list|redrive`).
  */
+
+export { retryDelay };
 
 export const RETRY_QUEUE_NAME = 'retry-later';
 
@@ -34,15 +36,6 @@ export function bullPrefix(redis: RedisConfig): string {
 /** One job per sign-up and service: enqueuing the same sign-up's service again is a no-op. */
 export function retryJobId(service: string, idempotencyKey: string): string {
   return `rl-${createHash('sha256').update(`${service}\u0000${idempotencyKey}`).digest('hex').slice(0, 40)}`;
-}
-
-/**
- * Delay before retry `n` (1 = the first retry after the sign-up's own attempt): exponential,
- * capped, with "equal jitter" (between half and all of it), so delays never collapse to zero.
- */
-export function retryDelay(n: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, n - 1));
-  return Math.floor(ceiling / 2 + random() * (ceiling / 2));
 }
 
 /**

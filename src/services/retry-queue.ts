@@ -56,6 +56,15 @@ export class RetryQueueFullError extends Error {
   }
 }
 
+/**
+ * Delay before retry `n` (1 = the first retry after the sign-up's own attempt): exponential,
+ * capped, with "equal jitter" (between half and all of it), so delays never collapse to zero.
+ */
+export function retryDelay(n: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.max(0, n - 1));
+  return Math.floor(ceiling / 2 + random() * (ceiling / 2));
+}
+
 /** Executes a job through the service runner (the runner's own per-call retries included). */
 export function runnerExecutor(runner: ServiceRunner, newId: () => string = () => crypto.randomUUID()) {
   return async (job: RetryJob): Promise<ServiceOutcome> => {
