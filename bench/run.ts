@@ -567,10 +567,10 @@ async function instancesPart(
     const redisConfig = { ...base, state: { backend: 'redis', redis: { url: redis.url } } };
     const started = await Promise.all([
       startServer('gateway', { config: base }, cores.server),
-      ...Array.from({ length: INSTANCES }, () => startServer('gateway', { config: redisConfig }, cores.server)),
+      ...Array.from({ length: INSTANCES + 1 }, () => startServer('gateway', { config: redisConfig }, cores.server)),
     ]);
     try {
-      const [memory, ...onRedis] = started as [StartedServer, ...StartedServer[]];
+      const [memory, single, ...onRedis] = started as [StartedServer, StartedServer, ...StartedServer[]];
       const targets: Target[] = [
         { name: '1 gateway process, memory backend', url: memory.ready.url as string, pid: memory.proc.pid },
         {
@@ -580,8 +580,10 @@ async function instancesPart(
           urls: onRedis.map((s) => s.ready.url as string),
           pids: onRedis.map((s) => s.proc.pid),
         },
+        // Tells the cost of Redis from the cost of several processes on one core.
+        { name: '1 gateway process, Redis', url: single.ready.url as string, pid: single.proc.pid },
       ];
-      const [m, r] = await alternate(
+      const [m, r, one] = await alternate(
         load,
         targets,
         (t, label) => ({
@@ -607,6 +609,8 @@ async function instancesPart(
         instances: INSTANCES,
         memory: summarize(targets[0]!.name, m!),
         redis: redisSide,
+        redisSingle: summarize(targets[2]!.name, one!),
+        singleRatio: perRound(one!, m!, (x, y) => x.result.perSec / y.result.perSec),
         ratio: perRound(r!, m!, (x, y) => x.result.perSec / y.result.perSec),
         addedP50: perRound(r!, m!, (x, y) => x.result.p50 - y.result.p50),
         addedP99: perRound(r!, m!, (x, y) => x.result.p99 - y.result.p99),

@@ -49,11 +49,11 @@ describe('benchmark harness (smoke)', () => {
       if (!('error' in fp.bundle)) expect(fp.bundle.gzipKiB > 0 && fp.bundle.gzipKiB < fp.bundle.rawKiB).toBe(true);
 
       const i = report.instances;
-      for (const s of [i.memory, i.redis]) {
+      for (const s of [i.memory, i.redis, i.redisSingle]) {
         expect(s.failures, `${s.name}: ${s.firstFailure}`).toBe(0);
         expect(positive(s.perSec) && positive(s.p50) && positive(s.p99) && positive(s.serverCpuMs), s.name).toBe(true);
       }
-      expect(positive(i.ratio) && Number.isFinite(i.addedP50) && Number.isFinite(i.addedP99)).toBe(true);
+      expect(positive(i.ratio) && positive(i.singleRatio) && Number.isFinite(i.addedP50) && Number.isFinite(i.addedP99)).toBe(true);
       expect(positive(i.redisCpuMs)).toBe(true);
 
       expect(report.targets).toHaveLength(8);
