@@ -29,7 +29,7 @@ interface AutocannonInstance {
 }
 
 type Autocannon = (
-  opts: { url: string; connections: number; duration: number; pipelining: number; timeout: number; requests: AutocannonRequest[] },
+  opts: { url: string | string[]; connections: number; duration: number; pipelining: number; timeout: number; requests: AutocannonRequest[] },
   done: (err: Error | null, result: AutocannonResult) => void,
 ) => AutocannonInstance;
 
@@ -48,18 +48,22 @@ function run(job: LoadJob): Promise<LoadResult> {
           method: 'POST',
           path: '/v1/registration',
           headers,
-          // Every sign-up needs a new email; the counter is shared by all connections.
-          setupRequest: (req) => ({
-            ...req,
-            body: JSON.stringify({ traits: { email: `bench-${job.tag}-${++counter}@example.com` }, password: BENCH_PASSWORD }),
-          }),
+          // Every sign-up needs a new email (and key); the counter is shared by all connections.
+          setupRequest: (req) => {
+            const n = ++counter;
+            return {
+              ...req,
+              ...(job.idempotencyKeys ? { headers: { ...headers, 'idempotency-key': `bench-${job.tag}-${n}` } } : {}),
+              body: JSON.stringify({ traits: { email: `bench-${job.tag}-${n}@example.com` }, password: BENCH_PASSWORD }),
+            };
+          },
           onResponse,
         }
       : { method: 'POST', path: '/v1/login', headers, body: JSON.stringify(job.login), onResponse };
   const latencies: number[] = [];
   return new Promise((resolve, reject) => {
     const instance = autocannon(
-      { url: job.url, connections: job.connections, duration: job.durationSec, pipelining: 1, timeout: 30, requests: [request] },
+      { url: job.urls ?? job.url, connections: job.connections, duration: job.durationSec, pipelining: 1, timeout: 30, requests: [request] },
       (err, result) => {
         if (err) return reject(err);
         const durationSec = result.duration;

@@ -14,6 +14,13 @@ export type Scenario = 'registration' | 'login';
 export interface LoadJob {
   /** Origin of the target, e.g. http://127.0.0.1:1234 */
   url: string;
+  /**
+   * Several origins instead of `url` (several instances of one service): autocannon gives
+   * connection i the origin i mod n, so the connections are spread round robin.
+   */
+  urls?: string[];
+  /** Registration only: every sign-up carries a fresh `Idempotency-Key` (never a replay). */
+  idempotencyKeys?: boolean;
   scenario: Scenario;
   connections: number;
   durationSec: number;

@@ -52,6 +52,24 @@ export interface PipelineResult {
   vsNaive: number;
 }
 
+/** Part 4: three gateway processes on one Redis against one process with the memory backend. */
+export interface InstancesResult {
+  connections: number;
+  instances: number;
+  redis: TargetStats;
+  memory: TargetStats;
+  /** One process on Redis: separates Redis's cost from that of several processes on one core. */
+  redisSingle: TargetStats;
+  /** 1 on Redis / 1 in memory (median of per-round ratios). */
+  singleRatio: number;
+  /** Medians over rounds of the per-round values: redis / memory throughput, added latency. */
+  ratio: number;
+  addedP50: number;
+  addedP99: number;
+  /** CPU time of redis-server per sign-up, ms (median over rounds). */
+  redisCpuMs: number;
+}
+
 export interface Footprint {
   connections: number;
   peakRssMiB: number;
@@ -83,6 +101,9 @@ export interface Settings {
   rssConnections: number;
   rssDurationSec: number;
   startupSamples: number;
+  instancesDurationSec: number;
+  instancesConnections: number;
+  instancesWarmupSec: number;
 }
 
 export interface BenchReport {
@@ -91,6 +112,7 @@ export interface BenchReport {
   overhead: OverheadResult[];
   pipeline: PipelineResult;
   footprint: Footprint;
+  instances: InstancesResult;
   targets: TargetCheck[];
   notes: string[];
   totalSec: number;
@@ -104,7 +126,7 @@ function failures(s: TargetStats): string {
 }
 
 /** Which targets of issue 6 were met. */
-export function checkTargets(overhead: OverheadResult[], pipeline: PipelineResult, footprint: Footprint): TargetCheck[] {
+export function checkTargets(overhead: OverheadResult[], pipeline: PipelineResult, footprint: Footprint, instances: InstancesResult): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const maxConn = Math.max(...overhead.map((o) => o.connections));
   const minConn = Math.min(...overhead.map((o) => o.connections));
@@ -128,6 +150,11 @@ export function checkTargets(overhead: OverheadResult[], pipeline: PipelineResul
     target: `(3) peak RSS ≤ 150 MB at ${footprint.connections} concurrent sign-ups`,
     measured: `${f(footprint.peakRssMiB)} MiB`,
     met: footprint.peakRssMiB * 1.048576 <= 150,
+  });
+  checks.push({
+    target: `(4) Redis costs ≤ 10% throughput at 32 connections (${instances.instances} processes on Redis / 1 in memory${instances.connections === 32 ? '' : `; this run: ${instances.connections}`})`,
+    measured: f(instances.ratio, 3),
+    met: instances.ratio >= 0.9,
   });
   return checks;
 }
@@ -166,6 +193,20 @@ export function renderTables(r: BenchReport): string {
     'error' in fp.bundle
       ? `| Worker bundle | not built: ${fp.bundle.error.slice(0, 120).replace(/\|/g, '/')} |`
       : `| Worker bundle (\`wrangler deploy --dry-run\`), raw / gzip -9 | ${f(fp.bundle.rawKiB)} KiB / ${f(fp.bundle.gzipKiB)} KiB |`,
+  );
+
+  const i = r.instances;
+  lines.push('', `### 4. Several instances (pipeline config, Idempotency-Key on every sign-up, ${i.connections} connections)`, '');
+  lines.push('| target | sign-ups/s | p50 ms | p99 ms | server CPU µs/op (all processes) | server core busy | load core busy | failed |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const s of [i.memory, i.redisSingle, i.redis]) {
+    lines.push(
+      `| ${s.name} | ${f(s.perSec, 0)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f(s.serverCpuMs * 1000, 0)} | ${f(s.serverBusyPct, 0)}% | ${f(s.loadBusyPct, 0)}% | ${failures(s)} |`,
+    );
+  }
+  lines.push(
+    '',
+    `throughput ${i.instances} on Redis / 1 in memory: **${f(i.ratio, 3)}**; added p50 ${signed(i.addedP50)} ms, added p99 ${signed(i.addedP99)} ms; redis-server CPU ${f(i.redisCpuMs * 1000, 0)} µs per sign-up (${i.instances} processes). 1 on Redis / 1 in memory: ${f(i.singleRatio, 3)}`,
   );
 
   lines.push('', '### Targets', '', '| target | measured | met |', '|---|---:|:---:|');
@@ -244,5 +285,20 @@ BENCH_CPU_PROF=/tmp/prof npm run bench # also writes .cpuprofile files of the ga
   peak RSS is the kernel's high-water mark (\`VmHWM\` in /proc/<pid>/status). Start-up: spawn of
   that process until \`GET /health/ready\` answers 200 (polled every 5 ms). Parts 1 and 2 run the
   gateway under tsx, like the baselines, which only adds start-up and memory, not per-request work. Worker bundle: \`wrangler deploy --dry-run --outdir <tmp>\`, \`worker.js\` raw and gzip -9.
+- **4. Several instances.** The pipeline part's config and stand-ins, with \`idempotency.secret\`
+  set and every sign-up sent with a fresh \`Idempotency-Key\` (a unique key per request: nothing
+  is replayed). *${r.instances.instances} on Redis*: ${r.instances.instances} gateway processes with \`state.backend: redis\` on one
+  redis-server (started by the bench on a free loopback port, \`--save '' --appendonly no\`,
+  installed by scripts/install-redis.sh when missing), the connections spread round robin
+  over them (autocannon gives connection i the process i mod ${r.instances.instances}). *1 in memory*: one gateway process
+  with the default memory backend. All gateway processes are pinned to the same server CPU, so
+  both sides have the same total CPU: the ratio is what the Redis round trips of a sign-up
+  (claim the key, complete it with the encrypted response) cost in throughput, not a scaling
+  figure (more processes on one core add no capacity). Both sides encrypt the stored response
+  and HMAC the key. redis-server runs on the load CPU with the generator and the stand-ins, as
+  an upstream on another host would; "server CPU" sums the gateway processes. *1 on Redis*
+  (one process, same Redis) separates what Redis costs from what running several processes on
+  one core costs (context switches, a heap and JIT per process).
+  ${r.instances.connections} connections, ${r.settings.instancesDurationSec} s per round, warm-up ${r.settings.instancesWarmupSec} s per target.
 ${r.notes.length > 0 ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
 }

@@ -4,6 +4,7 @@
  *   1. overhead vs direct Kratos (real Kratos): gateway vs a minimal undici client, sign-up and login
  *   2. pipeline speed (zero-cost upstreams): gateway vs a hand-written Hono handler and a naive SDK BFF
  *   3. footprint: peak RSS at 200 concurrent sign-ups, start-up time, Worker bundle size
+ *   4. several instances: three gateway processes on one Redis vs one with the memory backend
  *
  * Prints the tables and writes BENCHMARKS.md. `BENCH_SMOKE=1` (or `--smoke`) runs everything
  * for about a second each and writes nothing unless `--out FILE` is given. `--no-pin` turns off
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { freePort, pinnedKratosVersion, startKratos } from '../scripts/kratos.ts';
+import { ensureRedisServer, startRedis } from '../scripts/redis.ts';
 import {
   benchDir,
   childPids,
@@ -38,6 +40,7 @@ import {
   renderTables,
   type BenchReport,
   type Footprint,
+  type InstancesResult,
   type Machine,
   type OverheadResult,
   type PipelineResult,
@@ -75,6 +78,9 @@ const FULL: Settings = {
   rssConnections: 200,
   rssDurationSec: 12,
   startupSamples: 5,
+  instancesDurationSec: 4,
+  instancesConnections: 32,
+  instancesWarmupSec: 6,
 };
 
 // One connection only: a Kratos we did not start may have pop's SQLite lock on, which
@@ -91,12 +97,18 @@ const SMOKE: Settings = {
   rssConnections: 200,
   rssDurationSec: 1,
   startupSamples: 1,
+  instancesDurationSec: 0.5,
+  instancesConnections: 8,
+  instancesWarmupSec: 0.3,
 };
 
 interface Target {
   name: string;
   url: string;
   pid: number;
+  /** Several processes behind one target (part 4): the load is spread over `urls`, CPU summed over `pids`. */
+  urls?: string[];
+  pids?: number[];
 }
 
 /** One target's numbers in one round. */
@@ -207,11 +219,13 @@ interface Observed {
 
 async function measure(load: LoadGenerator, target: Target, job: LoadJob, observed: Observed): Promise<Sample> {
   const loadCpu = () => observed.loadPids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
-  const cpu0 = cpuTimeMs(target.pid);
+  const pids = target.pids ?? [target.pid];
+  const targetCpu = () => pids.reduce((sum, pid) => sum + cpuTimeMs(pid), 0);
+  const cpu0 = targetCpu();
   const k0 = observed.kratosPid !== undefined ? cpuTimeMs(observed.kratosPid) : NaN;
   const l0 = loadCpu();
   const result = await load.run(job);
-  const cpu = cpuTimeMs(target.pid) - cpu0;
+  const cpu = targetCpu() - cpu0;
   const k = observed.kratosPid !== undefined ? cpuTimeMs(observed.kratosPid) - k0 : NaN;
   const wallMs = result.durationSec * 1000;
   return {
@@ -525,7 +539,92 @@ async function footprintPart(
   };
 }
 
-/** Runs all three parts and returns the report (and writes it when `outFile` is set). */
+const INSTANCES = 3;
+
+/**
+ * Part 4: the pipeline config with Idempotency-Key on every sign-up, three gateway processes
+ * on one Redis (the load spread round robin over them) against one process with the memory
+ * backend, all pinned to the server CPU; redis-server on the load CPU, like the stand-ins.
+ */
+async function instancesPart(
+  settings: Settings,
+  cores: CorePlan,
+  load: LoadGenerator,
+  standIns: { kratosUrl: string; servicesUrl: string; pid: number },
+  runTag: string,
+  log: (l: string) => void,
+  notes: string[],
+): Promise<InstancesResult> {
+  ensureRedisServer(log);
+  const before = new Set(childPids(process.pid, 'redis-server'));
+  const redis = await startRedis();
+  try {
+    const redisPid = childPids(process.pid, 'redis-server').find((p) => !before.has(p));
+    if (redisPid === undefined) notes.push('Part 4: the redis-server process was not found: it was not pinned and its CPU time is not shown.');
+    else if (cores.load !== undefined && !pinProcess(redisPid, cores.load)) notes.push('Part 4: redis-server could not be pinned to the load CPU.');
+    const secret = `bench-idempotency-secret-${runTag}-0123456789abcdef`;
+    const base = { ...pipelineGatewayConfig(standIns.kratosUrl, standIns.servicesUrl), idempotency: { secret } };
+    const redisConfig = { ...base, state: { backend: 'redis', redis: { url: redis.url } } };
+    const started = await Promise.all([
+      startServer('gateway', { config: base }, cores.server),
+      ...Array.from({ length: INSTANCES + 1 }, () => startServer('gateway', { config: redisConfig }, cores.server)),
+    ]);
+    try {
+      const [memory, single, ...onRedis] = started as [StartedServer, StartedServer, ...StartedServer[]];
+      const targets: Target[] = [
+        { name: '1 gateway process, memory backend', url: memory.ready.url as string, pid: memory.proc.pid },
+        {
+          name: `${INSTANCES} gateway processes, one Redis`,
+          url: onRedis[0]!.ready.url as string,
+          pid: onRedis[0]!.proc.pid,
+          urls: onRedis.map((s) => s.ready.url as string),
+          pids: onRedis.map((s) => s.proc.pid),
+        },
+        // Tells the cost of Redis from the cost of several processes on one core.
+        { name: '1 gateway process, Redis', url: single.ready.url as string, pid: single.proc.pid },
+      ];
+      const [m, r, one] = await alternate(
+        load,
+        targets,
+        (t, label) => ({
+          url: t.url,
+          ...(t.urls ? { urls: t.urls } : {}),
+          idempotencyKeys: true,
+          scenario: 'registration',
+          connections: settings.instancesConnections,
+          durationSec: settings.instancesDurationSec,
+          tag: `${runTag}-i-${t.pid}-${label}`,
+        }),
+        settings,
+        { durationSec: settings.instancesDurationSec, warmupSec: settings.instancesWarmupSec, warmupConnections: settings.instancesConnections },
+        // redis-server is on the load CPU, so it counts as load side too; its own CPU per
+        // sign-up goes in the slot part 1 uses for Kratos.
+        { kratosPid: redisPid, loadPids: [load.pid, standIns.pid, ...(redisPid !== undefined ? [redisPid] : [])] },
+        log,
+        'instances',
+      );
+      const redisSide = summarize(targets[1]!.name, r!);
+      return {
+        connections: settings.instancesConnections,
+        instances: INSTANCES,
+        memory: summarize(targets[0]!.name, m!),
+        redis: redisSide,
+        redisSingle: summarize(targets[2]!.name, one!),
+        singleRatio: perRound(one!, m!, (x, y) => x.result.perSec / y.result.perSec),
+        ratio: perRound(r!, m!, (x, y) => x.result.perSec / y.result.perSec),
+        addedP50: perRound(r!, m!, (x, y) => x.result.p50 - y.result.p50),
+        addedP99: perRound(r!, m!, (x, y) => x.result.p99 - y.result.p99),
+        redisCpuMs: redisSide.kratosCpuMs ?? NaN,
+      };
+    } finally {
+      await Promise.all(started.map((s) => s.proc.stop()));
+    }
+  } finally {
+    await redis.stop();
+  }
+}
+
+/** Runs all four parts and returns the report (and writes it when `outFile` is set). */
 export async function runBench(options: BenchOptions = {}): Promise<BenchReport & { tables: string; markdown: string }> {
   const sink = options.log ?? ((l: string) => console.error(l));
   const t0 = performance.now();
@@ -556,8 +655,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport 
     kratos = undefined;
     const pipeline = await pipelinePart(settings, pipelineSetup, load, runTag, log);
     const footprint = await footprintPart(settings, cores, load, pipelineSetup.standIns, runTag, log);
-    const targets = checkTargets(overhead, pipeline, footprint);
-    const report: BenchReport = { machine, settings, overhead, pipeline, footprint, targets, notes, totalSec: (performance.now() - startedAt) / 1000 };
+    const instances = await instancesPart(settings, cores, load, pipelineSetup.standIns, runTag, log, notes);
+    const targets = checkTargets(overhead, pipeline, footprint, instances);
+    const report: BenchReport = { machine, settings, overhead, pipeline, footprint, instances, targets, notes, totalSec: (performance.now() - startedAt) / 1000 };
     const tables = renderTables(report);
     const markdown = renderMarkdown(report);
     if (options.outFile) writeFileSync(options.outFile, markdown);

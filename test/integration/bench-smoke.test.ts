@@ -12,7 +12,7 @@ import { runBench } from '../../bench/run.ts';
  * that one.
  */
 describe('benchmark harness (smoke)', () => {
-  it('runs all three parts and writes a report with numbers in every cell', { timeout: 180_000 }, async () => {
+  it('runs all four parts and writes a report with numbers in every cell', { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kratos-bff-bench-smoke-'));
     try {
       const outFile = join(dir, 'BENCHMARKS.md');
@@ -48,9 +48,17 @@ describe('benchmark harness (smoke)', () => {
       expect('error' in fp.bundle ? fp.bundle.error : undefined).toBeUndefined();
       if (!('error' in fp.bundle)) expect(fp.bundle.gzipKiB > 0 && fp.bundle.gzipKiB < fp.bundle.rawKiB).toBe(true);
 
-      expect(report.targets).toHaveLength(7);
+      const i = report.instances;
+      for (const s of [i.memory, i.redis, i.redisSingle]) {
+        expect(s.failures, `${s.name}: ${s.firstFailure}`).toBe(0);
+        expect(positive(s.perSec) && positive(s.p50) && positive(s.p99) && positive(s.serverCpuMs), s.name).toBe(true);
+      }
+      expect(positive(i.ratio) && positive(i.singleRatio) && Number.isFinite(i.addedP50) && Number.isFinite(i.addedP99)).toBe(true);
+      expect(positive(i.redisCpuMs)).toBe(true);
+
+      expect(report.targets).toHaveLength(8);
       const markdown = readFileSync(outFile, 'utf8');
-      for (const heading of ['## Machine', '### 1. Overhead', '### 2. Pipeline', '### 3. Footprint', '### Targets']) {
+      for (const heading of ['## Machine', '### 1. Overhead', '### 2. Pipeline', '### 3. Footprint', '### 4. Several instances', '### Targets']) {
         expect(markdown).toContain(heading);
       }
       expect(markdown).not.toMatch(/NaN|undefined/);
