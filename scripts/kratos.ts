@@ -3,10 +3,14 @@
  *
  *   tsx scripts/kratos.ts build           build (or reuse) the cached binary, print its path
  *   tsx scripts/kratos.ts start [--port P] run Kratos until Ctrl-C (public P, admin P+1)
+ *   … --version v1.0.0                     either command for the compatibility version
  *
  * The binary is built from the Go module proxy through the wrapper module in test/kratos
  * (Kratos's own go.mod has local replace directives, so `go install` refuses) into a cache
  * folder outside git, keyed by a hash of the wrapper module: a changed pin rebuilds.
+ * v1.3.1 is the default and the version the full suite runs against. v1.0.0 (the only other
+ * version the proxy serves) has its own wrapper module in test/kratos-v1.0.0 and its own
+ * config in config/kratos/v1.0.0, because v1.0.0 refuses v1.3.1's config keys.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -17,14 +21,37 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const moduleDir = join(root, 'test', 'kratos');
 export const kratosConfigDir = join(root, 'config', 'kratos');
 
-/** The Kratos version the wrapper module pins (read from go.mod). */
-export function pinnedKratosVersion(): string {
+/** The Kratos versions the harness builds: the default (full suite) and the compatibility one. */
+export const KRATOS_VERSIONS = ['v1.3.1', 'v1.0.0'] as const;
+export type KratosVersion = (typeof KRATOS_VERSIONS)[number];
+export const DEFAULT_KRATOS_VERSION: KratosVersion = 'v1.3.1';
+
+/** Where a version's wrapper module and config live. */
+function layout(version: KratosVersion = DEFAULT_KRATOS_VERSION): { moduleDir: string; configDir: string } {
+  if (version === DEFAULT_KRATOS_VERSION) return { moduleDir: join(root, 'test', 'kratos'), configDir: kratosConfigDir };
+  return { moduleDir: join(root, 'test', `kratos-${version}`), configDir: join(kratosConfigDir, version) };
+}
+
+/** The config folder (kratos.yml, identity.schema.json) of a version. */
+export function kratosConfigDirFor(version: KratosVersion = DEFAULT_KRATOS_VERSION): string {
+  return layout(version).configDir;
+}
+
+export function parseKratosVersion(value: string): KratosVersion {
+  const v = (value.startsWith('v') ? value : `v${value}`) as KratosVersion;
+  if (!KRATOS_VERSIONS.includes(v)) throw new Error(`unknown Kratos version ${value}; the harness builds ${KRATOS_VERSIONS.join(' and ')}`);
+  return v;
+}
+
+/** The Kratos version a wrapper module pins (read from its go.mod; v1.3.1's by default). */
+export function pinnedKratosVersion(version: KratosVersion = DEFAULT_KRATOS_VERSION): string {
+  const { moduleDir } = layout(version);
   const mod = readFileSync(join(moduleDir, 'go.mod'), 'utf8');
   const m = /github\.com\/ory\/kratos (v\S+)/.exec(mod);
-  if (!m?.[1]) throw new Error('test/kratos/go.mod does not require github.com/ory/kratos');
+  if (!m?.[1]) throw new Error(`${moduleDir}/go.mod does not require github.com/ory/kratos`);
+  if (m[1] !== version) throw new Error(`${moduleDir}/go.mod pins Kratos ${m[1]}, expected ${version}`);
   return m[1];
 }
 
@@ -32,16 +59,17 @@ function cacheRoot(): string {
   return process.env.KRATOS_BFF_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kratos-bff');
 }
 
-/** Path of the cached binary for the current pin (it may not exist yet). */
-export function kratosBinaryPath(): string {
+/** Path of the cached binary for a version's current pin (it may not exist yet). */
+export function kratosBinaryPath(version: KratosVersion = DEFAULT_KRATOS_VERSION): string {
+  const { moduleDir } = layout(version);
   const hash = createHash('sha256');
   for (const f of ['go.mod', 'go.sum', 'main.go']) hash.update(readFileSync(join(moduleDir, f)));
-  hash.update(buildArgs('').join(' '));
-  return join(cacheRoot(), `kratos-${pinnedKratosVersion()}-${hash.digest('hex').slice(0, 12)}`, 'kratos');
+  hash.update(buildArgs('', version).join(' '));
+  return join(cacheRoot(), `kratos-${pinnedKratosVersion(version)}-${hash.digest('hex').slice(0, 12)}`, 'kratos');
 }
 
-function buildArgs(out: string): string[] {
-  return ['build', '-v', '-tags', 'sqlite', '-ldflags', `-X github.com/ory/kratos/driver/config.Version=${pinnedKratosVersion()}`, '-o', out, '.'];
+function buildArgs(out: string, version: KratosVersion): string[] {
+  return ['build', '-v', '-tags', 'sqlite', '-ldflags', `-X github.com/ory/kratos/driver/config.Version=${pinnedKratosVersion(version)}`, '-o', out, '.'];
 }
 
 function run(cmd: string, args: string[], opts: { cwd: string; onLine?: (line: string) => void }): Promise<void> {
@@ -65,12 +93,24 @@ function run(cmd: string, args: string[], opts: { cwd: string; onLine?: (line: s
   });
 }
 
+export interface EnsureKratosBinaryOptions {
+  /** Which Kratos to build (default v1.3.1). */
+  version?: KratosVersion;
+  log?: (line: string) => void;
+}
+
 /**
  * Returns the path of a built Kratos binary, building it first if needed. The first build
  * downloads Kratos's modules and compiles ~1,300 packages (a few minutes); it prints progress.
+ * Takes a log function (the original signature) or `{ version, log }`. A lock folder beside
+ * the cache entry makes concurrent callers (two vitest projects, a dev server) build once.
  */
-export async function ensureKratosBinary(log: (line: string) => void = (l) => console.error(l)): Promise<string> {
-  const bin = kratosBinaryPath();
+export async function ensureKratosBinary(options: EnsureKratosBinaryOptions | ((line: string) => void) = {}): Promise<string> {
+  const opts: EnsureKratosBinaryOptions = typeof options === 'function' ? { log: options } : options;
+  const version = opts.version ?? DEFAULT_KRATOS_VERSION;
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const { moduleDir } = layout(version);
+  const bin = kratosBinaryPath(version);
   if (existsSync(bin)) return bin;
   const dir = dirname(bin);
   mkdirSync(dirname(dir), { recursive: true });
@@ -91,7 +131,7 @@ export async function ensureKratosBinary(log: (line: string) => void = (l) => co
   try {
     if (existsSync(bin)) return bin;
     const started = Date.now();
-    log(`kratos: building Ory Kratos ${pinnedKratosVersion()} from the Go module proxy into ${dir}`);
+    log(`kratos: building Ory Kratos ${pinnedKratosVersion(version)} from the Go module proxy into ${dir}`);
     log('kratos: first build only; downloads modules and compiles (a few minutes). Progress follows.');
     let packages = 0;
     const beat = setInterval(() => log(`kratos: … ${Math.round((Date.now() - started) / 1000)}s, ${packages} packages compiled`), 15_000);
@@ -100,7 +140,7 @@ export async function ensureKratosBinary(log: (line: string) => void = (l) => co
       log(`kratos: modules ready after ${Math.round((Date.now() - started) / 1000)}s; compiling`);
       mkdirSync(dir, { recursive: true });
       const tmp = `${bin}.tmp-${process.pid}`;
-      await run('go', buildArgs(tmp), { cwd: moduleDir, onLine: () => packages++ });
+      await run('go', buildArgs(tmp, version), { cwd: moduleDir, onLine: () => packages++ });
       renameSync(tmp, bin);
     } finally {
       clearInterval(beat);
@@ -135,10 +175,12 @@ export interface KratosInstance {
 }
 
 export interface StartKratosOptions {
+  /** Which Kratos to run (default v1.3.1); each version has its own config folder. */
+  version?: KratosVersion;
   /** Extra env for `kratos serve`, e.g. SELFSERVICE_FLOWS_REGISTRATION_LIFESPAN=1s. */
   env?: Record<string, string>;
   /**
-   * Config merged over config/kratos/kratos.yml (a second `-c` file). For values env cannot
+   * Config merged over the version's kratos.yml (a second `-c` file). For values env cannot
    * carry in Kratos v1.3.1, such as hook lists.
    */
   overlay?: Record<string, unknown>;
@@ -150,7 +192,9 @@ export interface StartKratosOptions {
 /** Starts Kratos on loopback with a fresh, migrated SQLite file and waits for readiness. */
 export async function startKratos(options: StartKratosOptions = {}): Promise<KratosInstance> {
   const log = options.log ?? ((l: string) => console.error(l));
-  const bin = await ensureKratosBinary(log);
+  const version = options.version ?? DEFAULT_KRATOS_VERSION;
+  const configDir = kratosConfigDirFor(version);
+  const bin = await ensureKratosBinary({ version, log });
   const publicPort = options.publicPort ?? (await freePort());
   const adminPort = options.adminPort ?? (await freePort());
   const dataDir = mkdtempSync(join(tmpdir(), 'kratos-bff-'));
@@ -169,7 +213,7 @@ export async function startKratos(options: StartKratosOptions = {}): Promise<Kra
     SERVE_ADMIN_BASE_URL: `${adminUrl}/`,
     ...options.env,
   };
-  const configFile = join(kratosConfigDir, 'kratos.yml');
+  const configFile = join(configDir, 'kratos.yml');
   const configArgs = ['-c', configFile];
   if (options.overlay) {
     const overlayFile = join(dataDir, 'overlay.json');
@@ -177,7 +221,7 @@ export async function startKratos(options: StartKratosOptions = {}): Promise<Kra
     configArgs.push('-c', overlayFile);
   }
   await new Promise<void>((resolvePromise, reject) => {
-    const m = spawn(bin, ['migrate', 'sql', 'up', '-e', '--yes', ...configArgs], { cwd: kratosConfigDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const m = spawn(bin, ['migrate', 'sql', 'up', '-e', '--yes', ...configArgs], { cwd: configDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     m.stdout.on('data', (d: Buffer) => (out += d));
     m.stderr.on('data', (d: Buffer) => (out += d));
@@ -185,7 +229,7 @@ export async function startKratos(options: StartKratosOptions = {}): Promise<Kra
   });
   const logFd = openSync(join(dataDir, 'kratos.log'), 'a');
   const child: ChildProcess = spawn(bin, ['serve', ...configArgs, '--dev', '--sqa-opt-out'], {
-    cwd: kratosConfigDir,
+    cwd: configDir,
     env,
     stdio: ['ignore', logFd, logFd],
   });
@@ -233,21 +277,23 @@ export async function startKratos(options: StartKratosOptions = {}): Promise<Kra
 
 async function cli(): Promise<void> {
   const [cmd, ...rest] = process.argv.slice(2);
+  const v = rest.indexOf('--version');
+  const version = v >= 0 ? parseKratosVersion(rest[v + 1] ?? '') : DEFAULT_KRATOS_VERSION;
   if (cmd === 'build') {
-    console.log(await ensureKratosBinary());
+    console.log(await ensureKratosBinary({ version }));
     return;
   }
   if (cmd === 'start') {
     const i = rest.indexOf('--port');
     const port = i >= 0 ? Number(rest[i + 1]) : 4433;
-    const k = await startKratos({ publicPort: port, adminPort: port + 1 });
+    const k = await startKratos({ version, publicPort: port, adminPort: port + 1 });
     console.error(`kratos: public ${k.publicUrl}, admin ${k.adminUrl}, data ${k.dataDir}`);
     const stop = () => void k.stop().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     return;
   }
-  console.error('usage: tsx scripts/kratos.ts build | start [--port 4433]');
+  console.error('usage: tsx scripts/kratos.ts build | start [--port 4433]   [--version v1.3.1|v1.0.0]');
   process.exit(2);
 }
 

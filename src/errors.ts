@@ -38,6 +38,7 @@ export const errorCodes = {
   FLOW_EXPIRED: { status: 503, retryAfter: 1, message: 'The sign-up flow expired repeatedly; retry the request.' },
   KRATOS_UNAVAILABLE: { status: 503, retryAfter: 5, message: 'The identity service is unavailable; retry later.' },
   UPSTREAM_ERROR: { status: 502, message: 'The identity service answered in an unexpected way.' },
+  NOT_SUPPORTED_BY_KRATOS: { status: 501, message: 'The identity service this gateway runs against is too old for this feature; nothing was done.' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed unexpectedly.' },
   // field level
   REQUIRED: { message: 'A required value is missing.' },
@@ -139,6 +140,7 @@ const titles: Partial<Record<number, string>> = {
   422: 'Unprocessable Content',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
 };

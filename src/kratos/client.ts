@@ -1,7 +1,7 @@
 import type { Identity, Session } from '@ory/client';
 import { TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from '../shared/http.ts';
 import { nativeFlows, problemOf, type FlowAnswer, type FlowAnswerBody, type KratosErrorBody } from './flows.ts';
-import type { ActionResult, CreateFlowResult, ForwardedClient, KratosPort, UpstreamProblem } from './port.ts';
+import type { ActionResult, CreateFlowResult, ForwardedClient, KratosPort, KratosVersionResult, UpstreamProblem } from './port.ts';
 
 /**
  * The Kratos port over HTTP. Every native flow goes through `createFlow` and `submitFlow`;
@@ -86,6 +86,20 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
     if (okStatuses.includes(r.status)) return { kind: 'ok' };
     if (r.status === notFoundStatus) return { kind: 'not_found' };
     return { kind: 'upstream_error', problem: problemOf(r.status, parseJson(r.body) as KratosErrorBody) };
+  }
+
+  /** The one ask of Kratos's version (kept once it succeeded; see `kratosVersion`). */
+  let versionAnswer: Promise<KratosVersionResult> | undefined;
+
+  async function askVersion(requestId: string): Promise<KratosVersionResult> {
+    // Both Kratos versions answer on the admin port; the public port has no /version (404).
+    const res = await call({ method: 'GET', origin: options.adminUrl, path: '/admin/version', headers: { accept: 'application/json', ...(requestId ? { 'x-request-id': requestId } : {}) } });
+    const down = unavailableOrNull(res);
+    if (down) return down;
+    const r = res as HttpResponse;
+    const body = parseJson(r.body) as (KratosErrorBody & { version?: unknown }) | undefined;
+    if (r.status === 200 && typeof body?.version === 'string' && body.version) return { kind: 'ok', version: body.version };
+    return { kind: 'upstream_error', problem: problemOf(r.status, body) };
   }
 
   const adminHeaders = (requestId: string, withBody: boolean): Record<string, string> => ({
@@ -197,6 +211,14 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
         headers: { accept: 'application/json', 'x-request-id': requestId },
       });
       return !isProblem(res) && res.status === 200;
+    },
+
+    kratosVersion(requestId) {
+      const asked = (versionAnswer ??= askVersion(requestId));
+      return asked.then((result) => {
+        if (result.kind !== 'ok' && versionAnswer === asked) versionAnswer = undefined;
+        return result;
+      });
     },
   };
 }

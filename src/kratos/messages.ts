@@ -60,7 +60,30 @@ export function nodeNameToPointer(name: string): string {
   return toPointer(name.split('.'));
 }
 
+/**
+ * Kratos v1.0.0 has no ids 4000028–4000038: every password policy failure is 4000005 with the
+ * reason in its text ("The password can not be used because <reason>.", reasons from v1.0.0's
+ * selfservice/strategy/password/validator.go). The reasons it can give are recognised and get
+ * the code, and the wording, v1.3.1 gives for the same failure; any other reason (an error of
+ * the breach check, say) stays PASSWORD_POLICY with the registry's wording.
+ */
+function legacyPasswordPolicy(text: string): { code: ErrorCode; message: string } | undefined {
+  const short = /password length must be at least (\d+) characters but only got (\d+)\.?$/.exec(text);
+  if (short) return { code: 'PASSWORD_TOO_SHORT', message: `The password must be at least ${short[1]} characters long, but got ${short[2]}.` };
+  if (/because the password is too similar to the user identifier\.?$/.test(text)) {
+    return { code: 'PASSWORD_TOO_SIMILAR', message: 'The password can not be used because it is too similar to the identifier.' };
+  }
+  if (/because the password has been found in data breaches and must no longer be used\.?$/.test(text)) {
+    return { code: 'PASSWORD_BREACHED', message: 'The password has been found in data breaches and must no longer be used.' };
+  }
+  return undefined;
+}
+
 function toFieldError(msg: UiText, pointer: string, identifierPointer: string): FieldError {
+  if (msg.id === 4000005) {
+    const legacy = legacyPasswordPolicy(msg.text);
+    if (legacy) return { pointer, code: legacy.code, message: legacy.message, kratos: { id: msg.id } };
+  }
   let code = messageCodes[msg.id];
   if (code === undefined) {
     // Kratos v1.3.1 reports email format errors as generic 4000001 ("is not valid "email"");

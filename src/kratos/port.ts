@@ -106,6 +106,12 @@ export interface IdentityMetadataPatch {
   metadataAdmin?: Record<string, unknown>;
 }
 
+/** Kratos's own version (`GET <admin>/admin/version`, e.g. `v1.3.1`). */
+export type KratosVersionResult =
+  | { kind: 'ok'; version: string }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
 /** What each flow type submits. */
 export interface FlowSubmissions {
   registration: RegistrationSubmission;
@@ -137,5 +143,11 @@ export interface KratosPort {
   patchIdentityMetadata(identityId: string, patch: IdentityMetadataPatch, requestId: string): Promise<ActionResult>;
   /** Kratos's own readiness (`/health/ready` on the public port). */
   isReady(requestId: string): Promise<boolean>;
+  /**
+   * Admin: the version Kratos reports. Asked once and remembered for the client's lifetime
+   * (a failed ask is not remembered). Use `requireKratosFeature` (version.ts) rather than
+   * comparing versions yourself.
+   */
+  kratosVersion(requestId: string): Promise<KratosVersionResult>;
 }
 

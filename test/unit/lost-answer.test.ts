@@ -37,6 +37,7 @@ function port(script: Script, calls: string[]): KratosPort {
     deleteIdentity: unused,
     patchIdentityMetadata: unused,
     isReady: unused,
+    kratosVersion: unused,
   };
 }
 
