@@ -29,6 +29,24 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        test: {
+          // The compatibility suite against a real Kratos v1.0.0 (its own global setup, same
+          // `inject('kratos')`): selected integration files, run unchanged (they assert the
+          // v1.0.0 answer where it differs), plus test/compat for what only v1.0.0 shows.
+          name: 'compat-v1.0.0',
+          include: [
+            'test/compat/**/*.test.ts',
+            'test/integration/registration.test.ts',
+            'test/integration/sessions.test.ts',
+            'test/integration/services.test.ts',
+            'test/integration/runtime-node.test.ts',
+          ],
+          globalSetup: ['test/compat/global-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
     ],
   },
 });
