@@ -15,14 +15,3 @@ export async function suiteKratosVersion(): Promise<string> {
 
 /** Kratos v1.0.0 (the compatibility version): fewer message ids, no code login, no native recovery. */
 export const isKratosV100 = (version: string): boolean => /^v?1\.0\./.test(version);
-
-/**
- * Whether the suite's Kratos has verification enabled, asked of Kratos itself: creating a
- * native verification flow answers 200 when enabled and 400 when disabled (both versions).
- */
-export async function verificationEnabled(): Promise<boolean> {
-  const res = await fetch(`${inject('kratos').publicUrl}/self-service/verification/api`, { headers: { accept: 'application/json' } });
-  await res.body?.cancel();
-  if (res.status !== 200 && res.status !== 400) throw new Error(`unexpected answer creating a verification flow: HTTP ${res.status}`);
-  return res.status === 200;
-}
