@@ -13,15 +13,17 @@ export type TrustedProxies = { kind: 'none' } | { kind: 'cidrs'; ranges: Array<[
 
 /** A single address or CIDR (`10.0.0.0/8`, `::1`, `fd00::/8`); undefined when it is not one. */
 export function parseCidr(text: string): [ipaddr.IPv4 | ipaddr.IPv6, number] | undefined {
-  const value = text.trim();
+  const [address = '', bits, ...rest] = text.trim().split('/');
+  // ipaddr.js also accepts shorthand IPv4 (`1.2.3`, `0x7f.1`); only dotted quads and IPv6 here.
+  if (rest.length > 0 || (!ipaddr.IPv6.isValid(address) && !ipaddr.IPv4.isValidFourPartDecimal(address))) return undefined;
   try {
-    if (value.includes('/')) {
-      const [addr, bits] = ipaddr.parseCIDR(value);
-      return [unmap(addr), addr.kind() === 'ipv6' && unmap(addr).kind() === 'ipv4' ? bits - 96 : bits];
-    }
-    if (!ipaddr.isValid(value)) return undefined;
-    const addr = unmap(ipaddr.parse(value));
-    return [addr, addr.kind() === 'ipv4' ? 32 : 128];
+    const parsed = ipaddr.parse(address);
+    const max = parsed.kind() === 'ipv4' ? 32 : 128;
+    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+    if (!(prefix >= 0 && prefix <= max)) return undefined;
+    const addr = unmap(parsed);
+    // `::ffff:10.0.0.0/104` is 10.0.0.0/8.
+    return [addr, addr.kind() !== parsed.kind() ? Math.max(0, prefix - 96) : prefix];
   } catch {
     return undefined;
   }
