@@ -61,6 +61,11 @@ export const abuseConfigSchema = z
   .object({
     /** Master switch for everything below. */
     enabled: z.boolean().default(true),
+    /**
+     * When the shared store (Redis, Durable Object) cannot be asked: `closed` refuses the request
+     * (503 LIMITER_UNAVAILABLE), `open` lets it through unlimited and logs a warning.
+     */
+    store_unavailable: z.enum(['closed', 'open']).default('closed'),
     rate_limits: rateLimitsConfigSchema.prefault({}),
     brute_force: z
       .object({

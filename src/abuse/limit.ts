@@ -26,7 +26,8 @@ export async function enforceRateLimit(c: AppContext, route: RateLimitedRoute, i
     checks.push({ name: 'identifier', limit: limits.identifier, key: `${route}:id:${await abuse.identifierKey(identifier)}` });
   }
   if (checks.length === 0) return;
-  const counters = await guarded(() => Promise.all(checks.map((check) => abuse.store.hit(check.key, check.limit.window_s * 1000))));
+  const counters = await guarded(c, () => Promise.all(checks.map((check) => abuse.store.hit(check.key, check.limit.window_s * 1000))));
+  if (counters === undefined) return; // store down, `store_unavailable: open`
   c.header('RateLimit-Policy', checks.map((check) => `"${check.name}";q=${check.limit.limit};w=${check.limit.window_s}`).join(', '));
   c.header('RateLimit', checks.map((check, i) => `"${check.name}";r=${Math.max(0, check.limit.limit - counters[i]!.count)};t=${seconds(counters[i]!)}`).join(', '));
   let retryAfter = 0;
@@ -61,7 +62,7 @@ export async function beginLoginAttempt(c: AppContext, identifier: string): Prom
   const pairKey = `bf:pair:${id}:${rateKeyOfIp(clientIpOf(c))}`;
   const idKey = `bf:id:${id}`;
   if (bf.enabled) {
-    const [pair, overall] = await guarded(() => Promise.all([abuse.store.peek(pairKey), abuse.store.peek(idKey)]));
+    const [pair, overall] = (await guarded(c, () => Promise.all([abuse.store.peek(pairKey), abuse.store.peek(idKey)]))) ?? [];
     let retryAfter = 0;
     if (pair && pair.count >= bf.identifier_ip.failures) retryAfter = seconds(pair);
     if (overall && overall.count >= bf.identifier.failures) retryAfter = Math.max(retryAfter, seconds(overall));
@@ -74,7 +75,7 @@ export async function beginLoginAttempt(c: AppContext, identifier: string): Prom
     async failed() {
       if (timing.enabled) abuse.timing.record(now() - started);
       if (bf.enabled) {
-        await guarded(() => Promise.all([abuse.store.hit(pairKey, bf.identifier_ip.window_s * 1000), abuse.store.hit(idKey, bf.identifier.window_s * 1000)]));
+        await guarded(c, () => Promise.all([abuse.store.hit(pairKey, bf.identifier_ip.window_s * 1000), abuse.store.hit(idKey, bf.identifier.window_s * 1000)]));
       }
       if (timing.enabled) {
         const wait = abuse.timing.target() - (now() - started);
@@ -82,7 +83,7 @@ export async function beginLoginAttempt(c: AppContext, identifier: string): Prom
       }
     },
     async succeeded() {
-      if (bf.enabled) await guarded(() => Promise.all([abuse.store.reset(pairKey), abuse.store.reset(idKey)]));
+      if (bf.enabled) await guarded(c, () => Promise.all([abuse.store.reset(pairKey), abuse.store.reset(idKey)]));
     },
   };
 }
@@ -91,11 +92,14 @@ function seconds(counter: Counter): number {
   return Math.max(1, Math.ceil(counter.resetMs / 1000));
 }
 
-async function guarded<T>(run: () => Promise<T>): Promise<T> {
+/** Runs a store call; a store that cannot be asked fails closed (503) or, if configured, open (undefined). */
+async function guarded<T>(c: AppContext, run: () => Promise<T>): Promise<T | undefined> {
   try {
     return await run();
   } catch (err) {
-    if (err instanceof LimiterUnavailableError) throw new AppError('LIMITER_UNAVAILABLE');
-    throw err;
+    if (!(err instanceof LimiterUnavailableError)) throw err;
+    if (c.get('gateway').abuse.config.store_unavailable === 'closed') throw new AppError('LIMITER_UNAVAILABLE');
+    c.get('log').warn('rate-limit store unavailable; request let through (abuse.store_unavailable: open)');
+    return undefined;
   }
 }

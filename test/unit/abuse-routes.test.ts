@@ -84,6 +84,11 @@ describe('rate limits on POST /v1/login', () => {
     expect(res.headers.get('retry-after')).toBe('2');
     expect(await res.json()).toMatchObject({ code: 'LIMITER_UNAVAILABLE' });
     expect(fake.requests).toEqual([]);
+    // Or open, when configured so: the login goes through, unlimited, and the log says why.
+    const open = gatewayWith({ store_unavailable: 'open' }, {}, down);
+    expect((await open.login('ada@example.com', PASSWORD)).status).toBe(200);
+    expect((await open.login('ada@example.com', 'wrong-password')).status).toBe(401);
+    expect(open.logs.join('\n')).toContain('rate-limit store unavailable');
   });
 });
 
