@@ -80,7 +80,8 @@ function resolveGateway(deps: AppDeps): Gateway {
       config: config.abuse,
       store: deps.rateLimitStore ?? createMemoryRateLimitStore({ now }),
       trustedProxies: config.server.trusted_proxies,
-      secret: config.idempotency.secret ?? randomSecret(),
+      // Not random per process: isolates and instances sharing a store must derive the same keys.
+      secret: config.idempotency.secret ?? '',
     }),
     shutdownSignal: deps.shutdownSignal,
     onLeftBehind: onLeftBehind ? (id) => onLeftBehind(id) : () => {},

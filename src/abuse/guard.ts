@@ -49,7 +49,10 @@ export interface AbuseGuardOptions {
   config: AbuseConfig;
   store: RateLimitStore;
   trustedProxies: readonly string[] | number | undefined;
-  /** Keys the identifier hashes; the same on every instance that shares a store. */
+  /**
+   * Keys the identifier hashes (`idempotency.secret`); the same on every instance that shares a
+   * store. Empty: a fixed key (the counters still never hold the address in clear).
+   */
   secret: string;
 }
 
