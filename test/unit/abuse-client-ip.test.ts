@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalIp, compileTrustedProxies, parseCidr, parseForwarded, rateKeyOfIp, resolveClientIp } from '../../src/abuse/client-ip.ts';
 import { parseConfig } from '../../src/config.ts';
@@ -96,5 +97,20 @@ describe('trusted proxies: the client IP', () => {
     expect(rateKeyOfIp('2001:db8:1:2::1')).not.toBe(rateKeyOfIp('2001:db8:1:3::1'));
     expect(rateKeyOfIp('192.0.2.1')).toBe('192.0.2.1');
     expect(rateKeyOfIp(undefined)).toBe('unknown');
+  });
+});
+
+describe('trusted proxies: any header value (property)', () => {
+  it('never throws, and yields the peer or a canonical IP address', () => {
+    const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((p) => p.join('.'));
+    const part = fc.oneof(ipv4, fc.string(), fc.constantFrom('unknown', '_x', '[::1]:80', 'for=1.2.3.4', '"', ';', ',', '::ffff:10.0.0.9', '1.2.3.4:99999'));
+    const header = fc.array(part, { maxLength: 8 }).map((parts) => parts.join(fc.sample(fc.constantFrom(',', ', ', ';', ' '), 1)[0]!));
+    fc.assert(
+      fc.property(header, fc.constantFrom('x-forwarded-for', 'forwarded', 'x-real-ip'), fc.oneof(fc.constant<string[] | number>(['10.0.0.0/8']), fc.integer({ min: 1, max: 4 })), (value, headerName, trusted) => {
+        const out = ip('10.0.0.1', trusted, value, headerName);
+        expect(out === '10.0.0.1' || canonicalIp(out) === out).toBe(true);
+      }),
+      { seed: 1212, numRuns: 2000 },
+    );
   });
 });
