@@ -46,8 +46,11 @@ describe('POST /v1/registration against a real Kratos', () => {
     expect(res.body.identity.traits).toEqual({ email, name: { first: 'Ada' }, company: 'Analytical Engines' });
     expect(res.body.session.active).toBe(true);
     expect(res.body.session_token).toMatch(/^ory_st_/);
-    // The token item of continue_with is not repeated: the token has its own field.
-    expect(res.body.continue_with).toEqual([]);
+    // The token item of continue_with is not repeated: the token has its own field. What is
+    // left is Kratos's pointer to the verification flow (the test Kratos requires verification).
+    expect(res.body.continue_with).toEqual([
+      { action: 'show_verification_ui', flow: { id: expect.any(String), verifiable_address: email } },
+    ]);
     expect(res.headers.get('x-request-id')).toBeTruthy();
 
     const me = await whoami(gw.kratos.publicUrl, res.body.session_token);
