@@ -6,6 +6,10 @@
  *   3. footprint: peak RSS at 200 concurrent sign-ups, start-up time, Worker bundle size
  *   4. several instances: three gateway processes on one Redis vs one with the memory backend
  *
+ * `--limiter` runs only the limiter part instead: the pipeline sign-up through two gateways, abuse
+ * protection on (limits too high to trigger, so every request pays for the check) and off, and
+ * prints the throughput ratio (issue 12).
+ *
  * Prints the tables and writes BENCHMARKS.md. `BENCH_SMOKE=1` (or `--smoke`) runs everything
  * for about a second each and writes nothing unless `--out FILE` is given. `--no-pin` turns off
  * taskset; `BENCH_CPU_PROF=<dir>` starts the gateway processes with `--cpu-prof` into <dir>.
@@ -311,6 +315,8 @@ async function setUpOverhead(options: BenchOptions, cores: CorePlan, runTag: str
             // `[session]` (the default, written out): revoke_active_sessions would add a Kratos
             // call per login and sign the other connections' sessions out.
             selfservice: { login: { after: { password: [{ job: 'session' }] } } },
+            // One load generator on one IP would be rate-limited; the limiter's cost is `--limiter`.
+            abuse: { enabled: false },
           },
         },
         cores.server,
@@ -375,6 +381,8 @@ function pipelineGatewayConfig(kratosUrl: string, servicesUrl: string, port = 0)
   return {
     kratos: { public_url: kratosUrl, admin_url: kratosUrl },
     server: { host: '127.0.0.1', port },
+    // One load generator on one IP would be rate-limited; the limiter's cost is `--limiter`.
+    abuse: { enabled: false },
     registration: {
       services: [
         { name: 'risk_check', stage: 'before', retries: 0, http: { method: 'POST', url: `${servicesUrl}/services/before`, body: { email: '{{traits.email}}' } } },
@@ -668,11 +676,87 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport 
   }
 }
 
+/** What `--limiter` measured: the pipeline sign-up with abuse protection on and off, same run. */
+export interface LimiterResult {
+  connections: number;
+  on: TargetStats;
+  off: TargetStats;
+  /** Requests per second with the limiter on / off (median of the per-round ratios). */
+  ratio: number;
+  /** Added CPU per request on the gateway (ms, median per round). */
+  addedCpuMs: number;
+}
+
+/**
+ * The limiter's cost: two gateways on the zero-cost stand-ins, one with `abuse` on (per-IP and
+ * per-identifier limits on registration, memory store, limits so high they never answer 429)
+ * and one with it off, alternated round by round like the pipeline part.
+ */
+export async function runLimiterBench(options: Pick<BenchOptions, 'smoke' | 'pin' | 'log'> = {}): Promise<{ result: LimiterResult; table: string }> {
+  const sink = options.log ?? ((l: string) => console.error(l));
+  const t0 = performance.now();
+  const log = (l: string) => sink(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${l}`);
+  const settings = options.smoke ? SMOKE : FULL;
+  const cores = planCores(options.pin ?? true);
+  const runTag = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  log(`bench --limiter: ${settings.smoke ? 'smoke' : 'full'} run; ${cores.note}`);
+  try {
+    const load = await startLoadGenerator(cores.load);
+    const standIns = await startServer('stand-ins', {}, cores.load);
+    const { kratosUrl, servicesUrl } = standIns.ready as { kratosUrl: string; servicesUrl: string };
+    const huge = { limit: 1_000_000, window_s: 3600 };
+    const on = { ...pipelineGatewayConfig(kratosUrl, servicesUrl), abuse: { rate_limits: { registration: { ip: huge, identifier: huge } } } };
+    const off = pipelineGatewayConfig(kratosUrl, servicesUrl);
+    const servers = await Promise.all([startServer('gateway', { config: on }, cores.server), startServer('gateway', { config: off }, cores.server)]);
+    const targets: Target[] = [
+      { name: 'gateway, limiter on', url: servers[0]!.ready.url as string, pid: servers[0]!.proc.pid },
+      { name: 'gateway, limiter off', url: servers[1]!.ready.url as string, pid: servers[1]!.proc.pid },
+    ];
+    const [a, b] = await alternate(
+      load,
+      targets,
+      (t, label) => ({ url: t.url, scenario: 'registration', connections: settings.pipelineConnections, durationSec: settings.pipelineDurationSec, tag: `${runTag}-l-${t.pid}-${label}` }),
+      settings,
+      { durationSec: settings.pipelineDurationSec, warmupSec: settings.pipelineWarmupSec, warmupConnections: settings.pipelineConnections },
+      { kratosPid: undefined, loadPids: [load.pid, standIns.proc.pid] },
+      log,
+      'limiter',
+    );
+    const result: LimiterResult = {
+      connections: settings.pipelineConnections,
+      on: summarize(targets[0]!.name, a!),
+      off: summarize(targets[1]!.name, b!),
+      ratio: perRound(a!, b!, (x, y) => x.result.perSec / y.result.perSec),
+      addedCpuMs: perRound(a!, b!, (x, y) => x.serverCpuMs - y.serverCpuMs),
+    };
+    const row = (t: TargetStats) => `| ${t.name} | ${t.perSec.toFixed(0)} | ${t.p50.toFixed(2)} | ${t.p99.toFixed(2)} | ${t.serverCpuMs.toFixed(3)} | ${t.failures} |`;
+    const table = [
+      `Limiter cost: pipeline sign-up, zero-cost stand-ins, ${result.connections} connections, ${settings.rounds} alternating rounds of ${settings.pipelineDurationSec} s`,
+      '',
+      '| target | req/s | p50 ms | p99 ms | gateway CPU ms/req | failures |',
+      '|---|---:|---:|---:|---:|---:|',
+      row(result.on),
+      row(result.off),
+      '',
+      `limiter on / off throughput: ${result.ratio.toFixed(3)} (median of per-round ratios); added gateway CPU per request: ${(result.addedCpuMs * 1000).toFixed(0)} µs`,
+    ].join('\n');
+    return { result, table };
+  } finally {
+    await stopAllChildren();
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { smoke: { type: 'boolean', default: false }, 'no-pin': { type: 'boolean', default: false }, out: { type: 'string' } },
+    options: { smoke: { type: 'boolean', default: false }, 'no-pin': { type: 'boolean', default: false }, out: { type: 'string' }, limiter: { type: 'boolean', default: false } },
   });
   const smoke = values.smoke || process.env.BENCH_SMOKE === '1';
+  if (values.limiter) {
+    const { table } = await runLimiterBench({ smoke, pin: !values['no-pin'] });
+    console.log(`\n${table}`);
+    if (values.out) writeFileSync(values.out, `# kratos-bff limiter benchmark\n\n${table}\n`);
+    return;
+  }
   const outFile = values.out ?? (smoke ? undefined : join(repoRoot, 'BENCHMARKS.md'));
   const onSignal = () => void stopAllChildren().then(() => process.exit(130));
   process.once('SIGINT', onSignal);

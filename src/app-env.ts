@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { ReturnToPolicy } from './after-jobs/return-to.ts';
+import type { AbuseGuard } from './abuse/guard.ts';
+import type { RateLimitStore } from './abuse/store.ts';
 import type { GatewayConfig } from './config.ts';
 import type { IdempotencyStore } from './idempotency/store.ts';
 import type { KratosPort } from './kratos/port.ts';
@@ -27,6 +29,8 @@ export interface AppDeps {
   idempotencyStore?: IdempotencyStore;
   /** Where `retry_later` services go; an in-memory queue by default (not durable). */
   retryQueue?: RetryQueue;
+  /** Rate-limit and failed-login counters (src/abuse/); in-memory by default, Redis or a Durable Object when shared. */
+  rateLimitStore?: RateLimitStore;
   /** Extra readiness probes for `/health/ready`, by name (the Node entry adds `redis`). */
   readiness?: Record<string, () => Promise<boolean>>;
   /**
@@ -57,6 +61,8 @@ export interface Gateway {
   /** Session cookie sealing; undefined without `secrets.session`. */
   cookies: SessionCookies | undefined;
   returnToPolicy: ReturnToPolicy;
+  /** Rate limits, brute-force counters, equal timing, trusted proxies (src/abuse/). */
+  abuse: AbuseGuard;
   shutdownSignal: AbortSignal | undefined;
   onLeftBehind: (identityId: string | undefined) => void;
 }

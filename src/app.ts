@@ -2,6 +2,8 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
+import { createAbuseGuard } from './abuse/guard.ts';
+import { createMemoryRateLimitStore } from './abuse/store.ts';
 import { compileReturnToPolicy } from './after-jobs/return-to.ts';
 import type { AppDeps, AppEnv, Gateway } from './app-env.ts';
 import { ConfigError } from './config.ts';
@@ -29,6 +31,12 @@ function resolveGateway(deps: AppDeps): Gateway {
   if (config.state.backend === 'redis' && !deps.idempotencyStore) {
     throw new ConfigError([
       'state.backend: redis needs a Redis store: startNodeGateway (and the kratos-bff bin) build it; when mounting the gateway yourself, pass idempotencyStore: createRedisIdempotencyStore(...) (kratos-bff/node: connectRedis)',
+    ]);
+  }
+  // Abuse resistance: per-process counters would let each instance grant the full limit.
+  if (config.state.backend === 'redis' && config.abuse.enabled && !deps.rateLimitStore) {
+    throw new ConfigError([
+      'state.backend: redis needs a Redis rate-limit store: startNodeGateway builds it; when mounting the gateway yourself, pass rateLimitStore: createRedisRateLimitStore(...) (or set abuse.enabled: false)',
     ]);
   }
   const now = deps.now ?? Date.now;
@@ -68,6 +76,13 @@ function resolveGateway(deps: AppDeps): Gateway {
       )),
     cookies: createSessionCookies(config.secrets.session),
     returnToPolicy: compileReturnToPolicy(config.return_to),
+    abuse: createAbuseGuard({
+      config: config.abuse,
+      store: deps.rateLimitStore ?? createMemoryRateLimitStore({ now }),
+      trustedProxies: config.server.trusted_proxies,
+      // Not random per process: isolates and instances sharing a store must derive the same keys.
+      secret: config.idempotency.secret ?? '',
+    }),
     shutdownSignal: deps.shutdownSignal,
     onLeftBehind: onLeftBehind ? (id) => onLeftBehind(id) : () => {},
   };
@@ -113,7 +128,7 @@ export function createApp(deps: AppDeps) {
         credentials: true,
         allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
         allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Token', 'X-Session-Delivery', 'Idempotency-Key', 'X-Request-Id'],
-        exposeHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed'],
+        exposeHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy'],
         maxAge: 600,
       }),
     );

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { abuseConfigSchema } from './abuse/config.ts';
+import { parseCidr } from './abuse/client-ip.ts';
 import { selfserviceConfigSchema } from './after-jobs/plan.ts';
 import { idempotencyConfigSchema } from './idempotency/index.ts';
 import { returnToConfigSchema } from './after-jobs/return-to.ts';
@@ -39,11 +41,23 @@ export const configSchema = z
         /** Largest accepted request body. */
         body_limit_bytes: z.number().int().min(1024).max(1_048_576).default(65_536),
         /**
-         * Header that a trusted proxy in front of the gateway sets to the client IP
-         * (`x-forwarded-for`: its last entry is used; `cf-connecting-ip`, `x-real-ip`: as is).
-         * Unset: the connection's address on Node, CF-Connecting-IP on Workers.
+         * Proxies in front of the gateway whose forwarded headers are believed: a list of
+         * addresses/CIDRs (`10.0.0.0/8`, `::1`), or the number of hops (1: one load balancer).
+         * Unset: forwarded headers are ignored; the client IP is the connection's peer (Node) or
+         * CF-Connecting-IP (Workers).
          */
-        client_ip_header: z.string().toLowerCase().optional(),
+        trusted_proxies: z
+          .union([
+            z.array(z.string().refine((v) => parseCidr(v) !== undefined, { error: 'must be an IP address or CIDR (10.0.0.0/8, fd00::/8)' })).min(1),
+            z.number().int().min(1).max(32),
+          ])
+          .optional(),
+        /**
+         * The header trusted proxies write the client IP into: `x-forwarded-for` (the default;
+         * read right to left through trusted hops), `forwarded` (RFC 7239 `for=`), or a
+         * single-value one (`x-real-ip`, `cf-connecting-ip`, `true-client-ip`). Needs `trusted_proxies`.
+         */
+        client_ip_header: z.string().toLowerCase().regex(/^[a-z0-9-]{1,64}$/, 'must be a header name').default('x-forwarded-for'),
         // Slow and stuck clients (enforced on Node; on Workers, Cloudflare's edge handles them).
         /** The request line and headers must arrive within this, from the first byte. */
         headers_timeout_ms: z.number().int().min(100).max(120_000).default(10_000),
@@ -97,6 +111,8 @@ export const configSchema = z
     idempotency: idempotencyConfigSchema.prefault({}),
     /** Where shared state lives: per process (`memory`, the default) or in Redis. */
     state: stateConfigSchema.prefault({}),
+    /** Rate limits, brute-force protection and equal timing of failed logins (src/abuse/). */
+    abuse: abuseConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {

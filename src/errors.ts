@@ -40,6 +40,9 @@ export const errorCodes = {
   UPSTREAM_ERROR: { status: 502, message: 'The identity service answered in an unexpected way.' },
   NOT_SUPPORTED_BY_KRATOS: { status: 501, message: 'The identity service this gateway runs against is too old for this feature; nothing was done.' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed unexpectedly.' },
+  // abuse resistance (src/abuse/): Retry-After is computed per answer from the window that ran out
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the time given in Retry-After.' },
+  LIMITER_UNAVAILABLE: { status: 503, retryAfter: 2, message: 'The request cannot be checked against the rate limits right now (the shared store is unavailable); nothing was done. Retry later.' },
   // field level
   REQUIRED: { message: 'A required value is missing.' },
   INVALID_TYPE: { message: 'The value has the wrong type.' },
@@ -138,6 +141,7 @@ const titles: Partial<Record<number, string>> = {
   415: 'Unsupported Media Type',
   417: 'Expectation Failed',
   422: 'Unprocessable Content',
+  429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',

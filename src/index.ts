@@ -15,3 +15,8 @@ export type KratosPort = import('./app.ts').AppDeps['kratos'];
 export type IdempotencyStore = NonNullable<import('./app.ts').AppDeps['idempotencyStore']>;
 /** Where `retry_later` services go; in memory (not durable) by default. */
 export type RetryQueue = NonNullable<import('./app.ts').AppDeps['retryQueue']>;
+// Abuse resistance: rate-limit stores, and the one-line opt-in for a route.
+export { createMemoryRateLimitStore, LimiterUnavailableError, type Counter, type RateLimitStore } from './abuse/store.ts';
+export { createRedisRateLimitStore, type RedisRateLimitStoreOptions } from './abuse/redis-store.ts';
+export { enforceRateLimit, beginLoginAttempt, type LoginAttempt } from './abuse/limit.ts';
+export type { AbuseConfig, RateLimitedRoute } from './abuse/config.ts';

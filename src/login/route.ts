@@ -2,8 +2,11 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { afterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
 import { respondWithOutcome } from '../after-jobs/respond.ts';
+import { beginLoginAttempt, enforceRateLimit } from '../abuse/limit.ts';
+import { rateLimitedResponses, rateLimitHeaders } from '../abuse/openapi.ts';
 import type { AppContext } from '../app-env.ts';
 import type { GatewayConfig } from '../config.ts';
+import { AppError } from '../errors.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
@@ -41,7 +44,8 @@ const route = createRoute({
   },
   responses: {
     ...flowProblemResponses,
-    200: { description: 'Signed in', content: { 'application/json': { schema: LoginResponse } } },
+    ...rateLimitedResponses,
+    200: { description: 'Signed in', headers: rateLimitHeaders, content: { 'application/json': { schema: LoginResponse } } },
     303: { description: 'Signed in (HTML form post): redirect' },
     400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
     401: { description: 'Wrong identifier or password', content: problemContent },
@@ -61,7 +65,18 @@ export function loginRoutes(config: GatewayConfig) {
     const delivery = chooseDelivery(c);
     const client = await forwardedClient(c);
     const deps: SignInDeps = { kratos: gateway.kratos, log, now: gateway.now, cookies: gateway.cookies, cookieConfig: config.session.cookie, plan };
-    return respondWithOutcome(c, await signIn(deps, { submission: body, delivery, redirectTo, client }));
+    // Abuse resistance (src/abuse/): rate limits, then the brute-force block and equal timing.
+    await enforceRateLimit(c, 'login', body.identifier);
+    const attempt = await beginLoginAttempt(c, body.identifier);
+    let outcome: Awaited<ReturnType<typeof signIn>>;
+    try {
+      outcome = await signIn(deps, { submission: body, delivery, redirectTo, client });
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'INVALID_CREDENTIALS') await attempt.failed();
+      throw err;
+    }
+    await attempt.succeeded();
+    return respondWithOutcome(c, outcome);
   }
 
   const router = createRouter();

@@ -1,18 +1,16 @@
+import { resolveClientIp } from '../abuse/client-ip.ts';
 import type { AppContext } from '../app-env.ts';
 
-/** The end user's IP: from the configured trusted-proxy header, else the runtime's peer. */
+/**
+ * The end user's IP: the runtime's peer, or what trusted proxies (`server.trusted_proxies`)
+ * wrote in `server.client_ip_header` about the hops before them. An untrusted peer's
+ * forwarded headers are ignored (src/abuse/client-ip.ts). Keys rate limits; forwarded to
+ * Kratos as True-Client-Ip.
+ */
 export function clientIpOf(c: AppContext): string | undefined {
-  const { config, peerAddress } = c.get('gateway');
-  const header = config.server.client_ip_header;
-  if (header) {
-    const value = c.req.header(header);
-    if (!value) return undefined;
-    // X-Forwarded-For is appended to by each hop: the last entry is the one our trusted
-    // proxy saw. Earlier entries are client-controlled.
-    const ip = header === 'x-forwarded-for' ? value.split(',').at(-1) : value;
-    return ip?.trim() || undefined;
-  }
-  return peerAddress(c);
+  const { config, peerAddress, abuse } = c.get('gateway');
+  const headerName = config.server.client_ip_header;
+  return resolveClientIp({ peer: peerAddress(c), trust: abuse.trust, headerName, headerValue: c.req.header(headerName) });
 }
 
 /** A request's abort signal; `dispose` unhooks it from the long-lived shutdown signal. */

@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { rateLimitedResponses, rateLimitHeaders } from '../abuse/openapi.ts';
 import type { GatewayConfig } from '../config.ts';
 import { flowProblemResponses, IdentitySchema, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
 import { compileFields } from './fields.ts';
@@ -51,7 +52,8 @@ export function registrationContract(config: GatewayConfig) {
     },
     responses: {
       ...flowProblemResponses,
-      200: { description: 'Signed up', content: { 'application/json': { schema: response } } },
+      ...rateLimitedResponses,
+      200: { description: 'Signed up', headers: rateLimitHeaders, content: { 'application/json': { schema: response } } },
       303: { description: 'Signed up (HTML form post): redirect to the redirect job target' },
       400: { description: 'Invalid input (field errors), a session was sent, or return_to is not allowed', content: problemContent },
       409: { description: 'A request with the same Idempotency-Key is still running', content: problemContent },

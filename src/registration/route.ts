@@ -1,3 +1,4 @@
+import { enforceRateLimit } from '../abuse/limit.ts';
 import { afterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
 import { respondWithOutcome } from '../after-jobs/respond.ts';
@@ -9,6 +10,7 @@ import { acceptBody } from '../middleware/body.ts';
 import { requestSignal } from '../middleware/request-context.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
+import { valueAtPointer } from '../shared/json-pointer.ts';
 import { createRouter } from '../shared/router.ts';
 import { registrationContract } from './contract.ts';
 import type { SignUpDeps } from './deps.ts';
@@ -75,15 +77,26 @@ export function registrationRoutes(config: GatewayConfig) {
     }
   }
 
+  // Abuse resistance (src/abuse/): before the Idempotency-Key is claimed, so a 429 keeps nothing.
+  const identifierOf = (body: RegistrationBody): string | undefined => {
+    const value = valueAtPointer({ traits: body.traits }, config.kratos.identifier_pointer);
+    return typeof value === 'string' ? value : undefined;
+  };
+
   const router = createRouter();
   // Plain HTML form posts: same schema and rules, validated by the body adapter because the
   // OpenAPI route documents (and validates) the JSON body.
   router.post(
     '/v1/registration',
-    acceptBody(request, (c, data) => withIdempotency(c, data, (key) => register(c, data, key)), (form) => coerceFormFields(form, fields)),
+    acceptBody(
+      request,
+      async (c, data) => (await enforceRateLimit(c, 'registration', identifierOf(data)), withIdempotency(c, data, (key) => register(c, data, key))),
+      (form) => coerceFormFields(form, fields),
+    ),
   );
-  return router.openapi(route, (c) => {
+  return router.openapi(route, async (c) => {
     const data = c.req.valid('json');
+    await enforceRateLimit(c, 'registration', identifierOf(data));
     return withIdempotency(c, data, (key) => register(c, data, key));
   });
 }

@@ -11,6 +11,7 @@ export { loadConfigFile } from './node-config.ts';
 export { createDurableRetryQueue, startRetryWorker, deadLetters, type DurableRetryQueue, type DurableRetryJobData, type RetryWorker } from './node-retry-queue.ts';
 export { connectRedis, RedisStartError, type NodeRedis } from './node-redis.ts';
 export { createRedisIdempotencyStore, type RedisIdempotencyStoreOptions, type RedisScriptClient } from '../idempotency/redis-store.ts';
+export { createRedisRateLimitStore, type RedisRateLimitStoreOptions } from '../abuse/redis-store.ts';
 export { createUndiciTransport, type ClosableTransport, type UndiciTransportOptions } from './node-transport.ts';
 
 export interface NodeGatewayHandle {

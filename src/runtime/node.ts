@@ -15,6 +15,7 @@ import type { createServer } from 'node:http';
 import { createUndiciTransport } from './node-transport.ts';
 import { connectRedis, RedisStartError, type NodeRedis } from './node-redis.ts';
 import { createRedisIdempotencyStore } from '../idempotency/redis-store.ts';
+import { createRedisRateLimitStore } from '../abuse/redis-store.ts';
 import { createServiceRunner } from '../services/runner.ts';
 import { createDurableRetryQueue, deadLetters, startRetryWorker, type DurableRetryQueue, type RetryWorker } from './node-retry-queue.ts';
 
@@ -90,6 +91,8 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
             leaseMs: config.idempotency.lease_ms,
             onRenewFailed: (reason) => logger.warn('idempotency lease not renewed', { reason }),
           }),
+          // Rate limits and failed-login counters on the same Redis client.
+          rateLimitStore: createRedisRateLimitStore({ client: redis.client, keyPrefix: redisConfig.key_prefix }),
           readiness: { redis: redis.isReady },
         }
       : {}),

@@ -5,6 +5,7 @@ import { serveAtBasePath } from '../gateway.ts';
 import { fetchTransport } from '../shared/http.ts';
 import { durableObjectIdempotencyStore, IdempotencyObject, type DurableObjectNamespaceLike } from '../idempotency/durable-object.ts';
 import { kratosClientFor } from '../kratos/client.ts';
+import { durableObjectRateLimitStore, RateLimitObject, type RateLimitNamespaceLike } from '../abuse/durable-object.ts';
 import { createServiceRunner } from '../services/runner.ts';
 import { createLogger } from '../shared/log.ts';
 import { cloudflareRetryQueue, createRetryConsumer, isQueueProducer, type MessageBatchLike, type QueueProducerLike } from './worker-retry-queue.ts';
@@ -23,6 +24,8 @@ export interface WorkerBindings {
   GATEWAY_CONFIG: string | Record<string, unknown>;
   /** Durable Object namespace for the Idempotency-Key store (see wrangler.toml). */
   IDEMPOTENCY?: DurableObjectNamespaceLike;
+  /** Durable Object namespace for rate-limit and failed-login counters (see wrangler.toml). */
+  RATE_LIMITS?: RateLimitNamespaceLike;
   /** Optional Queue producer for durable `retry_later` jobs (see wrangler.toml). */
   RETRY_LATER?: QueueProducerLike;
   [binding: string]: unknown;
@@ -50,16 +53,19 @@ function build(env: WorkerBindings): Built {
     transport,
     // Per-isolate memory would let two isolates both run the same key.
     ...(env.IDEMPOTENCY ? { idempotencyStore: durableObjectIdempotencyStore(env.IDEMPOTENCY) } : {}),
+    // Rate limits across isolates: per-isolate memory would grant each isolate the full limit.
+    ...(env.RATE_LIMITS ? { rateLimitStore: durableObjectRateLimitStore(env.RATE_LIMITS) } : {}),
     // A Cloudflare Queue outlives the isolate and waitUntil's ~30 s; without it, the memory queue.
     ...(producer ? { retryQueue: cloudflareRetryQueue(producer, config) } : {}),
-    // Set by Cloudflare's edge, not by the client.
+    // Set by Cloudflare's edge, not by the client (Cloudflare overwrites a client-sent one), so it
+    // is the peer: `server.trusted_proxies` stays unset on Workers unless another proxy sits in front.
     peerAddress: (c) => c.req.header('cf-connecting-ip'),
   });
   const runner = createServiceRunner({ services: config.registration.services, transport, logger });
   return { app: serveAtBasePath(gateway, config.server.base_path), consume: createRetryConsumer({ runner, config, logger }) };
 }
 
-export { IdempotencyObject };
+export { IdempotencyObject, RateLimitObject };
 
 export default {
   fetch(request: Request, env: WorkerBindings, ctx: ExecutionContext): Response | Promise<Response> {

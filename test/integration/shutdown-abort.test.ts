@@ -41,6 +41,8 @@ async function startBuiltGateway(name: string, adminUrl: string): Promise<{ chil
       registration: {
         services: [{ name: 'crm', stage: 'after', on_failure: 'rollback', retries: 0, timeout_ms: 10_000, http: { url: `${standIn.url}/slow-after`, body: { id: '{{identity.id}}' } } }],
       },
+      // Rate limits would refuse these many sign-ups from one IP; they have their own tests (abuse*.test.ts).
+      abuse: { enabled: false },
     }),
   );
   const child = spawn(process.execPath, [bundle, '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -9,6 +9,8 @@ export function appWithFakeKratos(overrides: Partial<ConfigInput> = {}) {
   const fake: FakeKratos = createFakeKratos();
   const config = parseConfig({
     kratos: { public_url: 'http://kratos.test', admin_url: 'http://kratos-admin.test' },
+    // Rate limits and equal timing are tested on their own (abuse-*.test.ts); elsewhere they would throttle the suites.
+    abuse: { enabled: false },
     ...overrides,
   });
   const logs: string[] = [];

@@ -49,6 +49,8 @@ export async function startTestGateway(
   registerSecret(...secretsOf(options.config ?? {}));
   const config = parseConfig({
     server: { host: '127.0.0.1', port: 0, shutdown_timeout_ms: 2000 },
+    // Rate limits and equal timing are tested on their own (abuse*.test.ts); elsewhere they would throttle the suites.
+    abuse: { enabled: false },
     ...options.config,
     kratos: { public_url: kratos.publicUrl, admin_url: kratos.adminUrl, ...options.config?.kratos },
   });

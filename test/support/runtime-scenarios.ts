@@ -43,6 +43,8 @@ export function scenarioConfig(kratos: { publicUrl: string; adminUrl: string }, 
     return_to: { allowed_urls: [`${APP}/`] },
     cors: { allowed_origins: [APP] },
     log: { level: 'warn' },
+    // Rate limits have their own tests (test/workers/rate-limit.test.ts, test/integration/abuse*.test.ts).
+    abuse: { enabled: false },
   };
 }
 

@@ -4,6 +4,7 @@ import { ConfigError, parseConfig, type ConfigInput } from '../../src/config.ts'
 import { createGateway, defineConfig, serveAtBasePath } from '../../src/gateway.ts';
 import * as publicApi from '../../src/index.ts';
 import { createMemoryIdempotencyStore } from '../../src/idempotency/store.ts';
+import { createMemoryRateLimitStore } from '../../src/abuse/store.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { loadConfigFile } from '../../src/runtime/node-config.ts';
 import { createFakeKratos } from '../support/fake-kratos.ts';
@@ -179,6 +180,7 @@ describe('state.backend: redis when mounting the gateway yourself', () => {
       transport: fake.transport,
       logger: createLogger({ level: 'error', sink: () => {} }),
       idempotencyStore: createMemoryIdempotencyStore(),
+      rateLimitStore: createMemoryRateLimitStore(),
       readiness: { redis: async () => redisUp },
     });
     expect(await (await gateway.request('/health/ready')).json()).toEqual({ status: 'ok', checks: { kratos: 'ok', redis: 'ok' } });

@@ -46,6 +46,9 @@ const config = parseConfig({
       after: { password: [{ job: 'session' }, { job: 'revoke_active_sessions' }, { job: 'redirect', config: { redirect_to: 'https://app.example.com/', allow_user_defined: true } }] },
     },
   },
+  // Rate limits would answer most of the 900 requests with 429 before they reach the paths under
+  // test, and equal timing would pad every failed login; abuse input has its own tests (abuse-*.test.ts).
+  abuse: { enabled: false },
 });
 
 const reply = (status: number, body?: unknown): HttpResponse => ({

@@ -213,7 +213,7 @@ describe('the rest of the app', () => {
     expect(ok.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(ok.headers.get('access-control-allow-credentials')).toBe('true');
     const simple = await app.request('/health/alive', { headers: { origin: 'https://app.example.com' } });
-    expect(simple.headers.get('access-control-expose-headers')).toBe('X-Request-Id,Retry-After,Idempotent-Replayed');
+    expect(simple.headers.get('access-control-expose-headers')).toBe('X-Request-Id,Retry-After,Idempotent-Replayed,RateLimit,RateLimit-Policy');
     const evil = await app.request('/v1/registration', { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
     expect(evil.headers.get('access-control-allow-origin')).toBeNull();
   });
