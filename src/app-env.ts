@@ -4,6 +4,7 @@ import type { ReturnToPolicy } from './after-jobs/return-to.ts';
 import type { GatewayConfig } from './config.ts';
 import type { IdempotencyStore } from './idempotency/store.ts';
 import type { KratosPort } from './kratos/port.ts';
+import type { Telemetry } from './observability/telemetry.ts';
 import type { RetryQueue } from './services/retry-queue.ts';
 import type { ServiceFunction, ServiceRunner } from './services/runner.ts';
 import type { SessionCookies } from './session/cookie.ts';
@@ -36,6 +37,8 @@ export interface AppDeps {
   shutdownSignal?: AbortSignal;
   /** Told about every identity a failed rollback left behind (the Node entry exits non-zero then). */
   onLeftBehind?: (identityId: string | undefined) => void;
+  /** Metrics and traces (the Node entry builds them from `metrics`/`tracing`); off by default. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -59,6 +62,7 @@ export interface Gateway {
   returnToPolicy: ReturnToPolicy;
   shutdownSignal: AbortSignal | undefined;
   onLeftBehind: (identityId: string | undefined) => void;
+  telemetry: Telemetry;
 }
 
 export type AppEnv = {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { selfserviceConfigSchema } from './after-jobs/plan.ts';
 import { idempotencyConfigSchema } from './idempotency/index.ts';
+import { metricsConfigSchema, tracingConfigSchema } from './observability/config.ts';
 import { returnToConfigSchema } from './after-jobs/return-to.ts';
 import { registrationConfigSchema } from './registration/config.ts';
 import { placeholdersOf } from './services/template.ts';
@@ -97,6 +98,10 @@ export const configSchema = z
     idempotency: idempotencyConfigSchema.prefault({}),
     /** Where shared state lives: per process (`memory`, the default) or in Redis. */
     state: stateConfigSchema.prefault({}),
+    /** Prometheus metrics on a separate loopback listener (Node only); off by default. */
+    metrics: metricsConfigSchema,
+    /** OpenTelemetry traces over OTLP/HTTP (Node only); off by default. */
+    tracing: tracingConfigSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {

@@ -15,3 +15,4 @@ export type KratosPort = import('./app.ts').AppDeps['kratos'];
 export type IdempotencyStore = NonNullable<import('./app.ts').AppDeps['idempotencyStore']>;
 /** Where `retry_later` services go; in memory (not durable) by default. */
 export type RetryQueue = NonNullable<import('./app.ts').AppDeps['retryQueue']>;
+export { noopTelemetry, type Telemetry, type Metrics, type Tracing, type SpanScope } from './observability/telemetry.ts';

@@ -36,3 +36,6 @@ export function createNodeGateway(options: Omit<GatewayOptions, 'fetch' | 'trans
   });
   return { gateway, close: upstream.close };
 }
+export { createNodeTelemetry, type NodeTelemetry } from './node-telemetry.ts';
+export { createPromMetrics, startMetricsServer, type PromMetrics } from './node-metrics.ts';
+export { createNodeTracing, type NodeTracing } from './node-tracing.ts';
