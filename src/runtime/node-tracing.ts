@@ -44,6 +44,8 @@ async function runIn<T>(span: Span, fn: (scope: SpanScope) => Promise<T>): Promi
 
 export interface NodeTracing {
   tracing: Tracing;
+  /** Exports what is buffered. */
+  flush(): Promise<void>;
   /** Exports what is buffered and stops. */
   close(): Promise<void>;
 }
@@ -81,5 +83,5 @@ export function createNodeTracing(config: TracingConfig, exporter?: SpanExporter
       return { trace_id: traceId, span_id: spanId };
     },
   };
-  return { tracing, close: () => provider.shutdown() };
+  return { tracing, flush: () => provider.forceFlush(), close: () => provider.shutdown() };
 }

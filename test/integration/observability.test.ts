@@ -141,7 +141,7 @@ describe('traces over OTLP', () => {
 
   it('one trace: the request, the Kratos create and submit, each service; traceparent reaches Kratos and the services', async () => {
     const gw = await startTestGateway({
-      config: { ...servicesConfig(standIn.url), kratos: { public_url: proxy.url }, tracing: { enabled: true, otlp_endpoint: receiver.url } },
+      config: { ...servicesConfig(standIn.url), kratos: { public_url: proxy.url, admin_url: inject('kratos').adminUrl }, tracing: { enabled: true, otlp_endpoint: receiver.url } },
     });
     const email = uniqueEmail('traced');
     // An incoming traceparent is not trusted by default: the gateway starts its own trace.
