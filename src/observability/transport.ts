@@ -31,12 +31,16 @@ export function instrumentTransport(transport: HttpTransport, telemetry: Telemet
     }
     const endpoint = kratosEndpoint(req.method, req.path);
     return tracing.span(`kratos ${endpoint}`, { 'http.request.method': req.method, 'url.template': endpoint.slice(endpoint.indexOf(' ') + 1), 'peer.service': 'kratos' }, async (span) => {
-      const headers = { ...req.headers };
-      tracing.inject(headers);
+      let out = req;
+      if (tracing.enabled) {
+        const headers = { ...req.headers };
+        tracing.inject(headers);
+        out = { ...req, headers };
+      }
       const started = performance.now();
       let outcome: CallOutcome = 'error';
       try {
-        const res = await transport({ ...req, headers });
+        const res = await transport(out);
         outcome = statusOutcome(res.status);
         span.setAttributes({ 'http.response.status_code': res.status });
         if (res.status >= 500) span.fail();

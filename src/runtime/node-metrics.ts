@@ -86,20 +86,27 @@ export function createPromMetrics(config: Pick<MetricsConfig, 'process_metrics'>
     },
   });
 
-  // The label lookup of prom-client hashes the label object on every call: keep the children.
-  const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
+  // prom-client's label lookup sorts and hashes the label object on every call: keep the
+  // children of the hot histograms by one string key instead (label sets are few and bounded).
+  const cached = <L extends string>(histogram: Histogram<L>) => {
+    const children = new Map<string, ReturnType<Histogram<L>['labels']>>();
+    return (values: string[], seconds: number) => {
+      const key = values.join('\u0000');
+      let child = children.get(key);
+      if (!child) children.set(key, (child = histogram.labels(...values)));
+      child.observe(seconds);
+    };
+  };
+  const observeRequest = cached(requests);
+  const observeKratos = cached(kratos);
+  const observeService = cached(services);
   return {
     registry,
     metrics: {
       enabled: true,
-      request(method, route, status, seconds) {
-        const key = `${method} ${route} ${status}`;
-        let child = requestChildren.get(key);
-        if (!child) requestChildren.set(key, (child = requests.labels(method, route, String(status))));
-        child.observe(seconds);
-      },
-      kratosCall: (endpoint, outcome, seconds) => kratos.labels(endpoint, outcome).observe(seconds),
-      serviceCall: (service, stage, outcome, seconds) => services.labels(service, stage, outcome).observe(seconds),
+      request: (method, route, status, seconds) => observeRequest([method, route, String(status)], seconds),
+      kratosCall: (endpoint, outcome, seconds) => observeKratos([endpoint, outcome], seconds),
+      serviceCall: (service, stage, outcome, seconds) => observeService([service, stage, outcome], seconds),
       rollback: (result) => rollbacks.labels(result).inc(),
       idempotency: (event) => idempotency.labels(event).inc(),
       rateLimited: (route, keyKind) => rateLimited.labels(route, keyKind).inc(),
