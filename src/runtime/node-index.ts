@@ -36,6 +36,5 @@ export function createNodeGateway(options: Omit<GatewayOptions, 'fetch' | 'trans
   });
   return { gateway, close: upstream.close };
 }
+// Loads prom-client / the OpenTelemetry SDK only when `metrics` / `tracing` are enabled.
 export { createNodeTelemetry, type NodeTelemetry } from './node-telemetry.ts';
-export { createPromMetrics, startMetricsServer, type PromMetrics } from './node-metrics.ts';
-export { createNodeTracing, type NodeTracing } from './node-tracing.ts';

@@ -59,7 +59,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
   const redisConfig = config.state.backend === 'redis' ? config.state.redis : undefined;
   const redis: NodeRedis | undefined = redisConfig ? await connectRedis(redisConfig, logger) : undefined;
   const upstream = createUndiciTransport();
-  const observability = createNodeTelemetry(config, logger);
+  const observability = await createNodeTelemetry(config, logger);
   const { telemetry } = observability;
   // Kratos calls get spans and metrics, every upstream call its traceparent.
   const transport = instrumentTransport(options.wrapTransport ? options.wrapTransport(upstream.transport) : upstream.transport, telemetry, [config.kratos.public_url, config.kratos.admin_url]);
