@@ -746,9 +746,77 @@ export async function runLimiterBench(options: Pick<BenchOptions, 'smoke' | 'pin
   }
 }
 
+/**
+ * `--only telemetry`: the pipeline part's sign-up (zero-cost stand-ins) against the gateway with
+ * metrics off, the gateway with metrics on (traces off), and the hand-written baseline, in the
+ * same alternating rounds; the cost of metrics is the per-round ratio on/off.
+ */
+export async function runTelemetryBench(options: BenchOptions = {}): Promise<{ markdown: string }> {
+  const sink = options.log ?? ((l: string) => console.error(l));
+  const t0 = performance.now();
+  const log = (l: string) => sink(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${l}`);
+  const settings = options.smoke ? SMOKE : FULL;
+  const cores = planCores(options.pin ?? true);
+  const machine = machineInfo(cores.note);
+  const runTag = `${Date.now().toString(36)}${process.pid.toString(36)}`;
+  log(`bench: telemetry ${settings.smoke ? 'smoke' : 'full'} run; ${cores.note}`);
+  try {
+    const load = await startLoadGenerator(cores.load);
+    const standIns = await startServer('stand-ins', {}, cores.load);
+    const { kratosUrl, servicesUrl } = standIns.ready as { kratosUrl: string; servicesUrl: string };
+    const base = pipelineGatewayConfig(kratosUrl, servicesUrl);
+    const started = await Promise.all([
+      startServer('gateway', { config: base }, cores.server),
+      startServer('gateway', { config: { ...base, metrics: { enabled: true, port: 0 } } }, cores.server),
+      startServer('handwritten', { kratosPublicUrl: kratosUrl, servicesUrl }, cores.server),
+    ]);
+    const names = ['gateway, metrics off', 'gateway, metrics on (traces off)', 'hand-written Hono + undici'];
+    const targets: Target[] = started.map((s, i) => ({ name: names[i]!, url: s.ready.url as string, pid: s.proc.pid }));
+    const [off, on, hand] = await alternate(
+      load,
+      targets,
+      (t, label) => ({ url: t.url, scenario: 'registration', connections: settings.pipelineConnections, durationSec: settings.pipelineDurationSec, tag: `${runTag}-t-${t.pid}-${label}` }),
+      settings,
+      { durationSec: settings.pipelineDurationSec, warmupSec: settings.pipelineWarmupSec, warmupConnections: settings.pipelineConnections },
+      { kratosPid: undefined, loadPids: [load.pid, standIns.proc.pid] },
+      log,
+      'telemetry',
+    );
+    // Proof the metrics were on: the sign-ups the "on" gateway counted.
+    const scrape = await (await fetch(started[1]!.ready.metricsUrl as string)).text();
+    const counted = /kratos_bff_http_request_duration_seconds_count\{method="POST",route="\/v1\/registration",status="200"\} (\d+)/.exec(scrape)?.[1];
+    const stats = [summarize(names[0]!, off!), summarize(names[1]!, on!), summarize(names[2]!, hand!)];
+    const ratio = perRound(on!, off!, (x, y) => x.result.perSec / y.result.perSec);
+    const cpuRatio = perRound(on!, off!, (x, y) => x.serverCpuMs / y.serverCpuMs);
+    const vsHand = perRound(off!, hand!, (x, y) => x.result.perSec / y.result.perSec);
+    const vsHandOn = perRound(on!, hand!, (x, y) => x.result.perSec / y.result.perSec);
+    const rows = stats.map((s) => `| ${s.name} | ${s.perSec.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${s.serverCpuMs.toFixed(3)} | ${s.failures} |`);
+    const markdown = [
+      `# Cost of metrics (pipeline sign-up, zero-cost stand-ins)`,
+      '',
+      `${machine.date}, ${machine.nproc} × ${machine.cpuModel}, Node ${machine.node}, load average ${machine.loadAverage}; ${machine.pinning}.`,
+      `${settings.rounds} rounds of ${settings.pipelineDurationSec} s at ${settings.pipelineConnections} connections, targets alternating; medians.`,
+      '',
+      '| target | sign-ups/s | p50 ms | p99 ms | server CPU ms/op | failures |',
+      '|---|---|---|---|---|---|',
+      ...rows,
+      '',
+      `- metrics on / off, throughput: **${ratio.toFixed(3)}** (median of per-round ratios); server CPU per sign-up on / off: ${cpuRatio.toFixed(3)}`,
+      `- gateway / hand-written: metrics off ${vsHand.toFixed(3)}, metrics on ${vsHandOn.toFixed(3)}`,
+      `- sign-ups counted by the metrics-on gateway (warm-up included): ${counted ?? 'none (metrics not collected!)'}`,
+      '',
+    ].join('\n');
+    if (options.outFile) writeFileSync(options.outFile, markdown);
+    await Promise.all(started.map((s) => s.proc.stop()));
+    return { markdown };
+  } finally {
+    await stopAllChildren();
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { smoke: { type: 'boolean', default: false }, 'no-pin': { type: 'boolean', default: false }, out: { type: 'string' }, limiter: { type: 'boolean', default: false } },
+    options: { smoke: { type: 'boolean', default: false }, 'no-pin': { type: 'boolean', default: false }, out: { type: 'string' }, limiter: { type: 'boolean', default: false }, only: { type: 'string' } },
   });
   const smoke = values.smoke || process.env.BENCH_SMOKE === '1';
   if (values.limiter) {
@@ -757,6 +825,13 @@ async function main(): Promise<void> {
     if (values.out) writeFileSync(values.out, `# kratos-bff limiter benchmark\n\n${table}\n`);
     return;
   }
+  if (values.only === 'telemetry') {
+    if (!values.out && !smoke) throw new Error('--only telemetry needs --out FILE (BENCHMARKS.md holds the full run)');
+    const { markdown } = await runTelemetryBench({ smoke, pin: !values['no-pin'], ...(values.out ? { outFile: values.out } : {}) });
+    console.log(`\n${markdown}`);
+    return;
+  }
+  if (values.only !== undefined) throw new Error(`--only: unknown part "${values.only}" (known: telemetry)`);
   const outFile = values.out ?? (smoke ? undefined : join(repoRoot, 'BENCHMARKS.md'));
   const onSignal = () => void stopAllChildren().then(() => process.exit(130));
   process.once('SIGINT', onSignal);

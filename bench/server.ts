@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       // Errors only, to stderr: a request log line per sign-up would measure the terminal.
       const logger = createLogger({ level: 'error', sink: (line) => process.stderr.write(`${line}\n`) });
       const gateway = await startNodeGateway(config, { logger });
-      ready = { url: gateway.url };
+      ready = { url: gateway.url, ...(gateway.metricsUrl ? { metricsUrl: gateway.metricsUrl } : {}) };
       break;
     }
     case 'direct': {

@@ -6,6 +6,7 @@ import type { RateLimitStore } from './abuse/store.ts';
 import type { GatewayConfig } from './config.ts';
 import type { IdempotencyStore } from './idempotency/store.ts';
 import type { KratosPort } from './kratos/port.ts';
+import type { Telemetry } from './observability/telemetry.ts';
 import type { RetryQueue } from './services/retry-queue.ts';
 import type { ServiceFunction, ServiceRunner } from './services/runner.ts';
 import type { SessionCookies } from './session/cookie.ts';
@@ -40,6 +41,8 @@ export interface AppDeps {
   shutdownSignal?: AbortSignal;
   /** Told about every identity a failed rollback left behind (the Node entry exits non-zero then). */
   onLeftBehind?: (identityId: string | undefined) => void;
+  /** Metrics and traces (the Node entry builds them from `metrics`/`tracing`); off by default. */
+  telemetry?: Telemetry;
 }
 
 /**
@@ -65,6 +68,7 @@ export interface Gateway {
   abuse: AbuseGuard;
   shutdownSignal: AbortSignal | undefined;
   onLeftBehind: (identityId: string | undefined) => void;
+  telemetry: Telemetry;
 }
 
 export type AppEnv = {

@@ -12,6 +12,9 @@ import { healthRoutes } from './health/route.ts';
 import { encryptingStore } from './idempotency/encrypting-store.ts';
 import { createMemoryIdempotencyStore, type IdempotencyStore } from './idempotency/store.ts';
 import { loginRoutes } from './login/route.ts';
+import { withTraceIds } from './observability/log-context.ts';
+import { observeRequests } from './observability/middleware.ts';
+import { noopTelemetry } from './observability/telemetry.ts';
 import { bodyProblem } from './middleware/body.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { originGuard } from './middleware/origin-guard.ts';
@@ -26,7 +29,10 @@ export type { AppDeps, AppEnv } from './app-env.ts';
 
 /** Fills in every default of `deps`, once: the rest of the code never sees an optional dependency. */
 function resolveGateway(deps: AppDeps): Gateway {
-  const { config, logger } = deps;
+  const { config } = deps;
+  const telemetry = deps.telemetry ?? noopTelemetry;
+  // Every line written inside a request's span carries its trace id.
+  const logger = withTraceIds(deps.logger, telemetry.tracing);
   // Falling back to per-process memory would silently drop the cross-instance guarantee.
   if (config.state.backend === 'redis' && !deps.idempotencyStore) {
     throw new ConfigError([
@@ -45,6 +51,7 @@ function resolveGateway(deps: AppDeps): Gateway {
     ...(deps.serviceFunctions ? { functions: deps.serviceFunctions } : {}),
     transport: deps.transport,
     logger,
+    telemetry,
   });
   const retryQueue =
     deps.retryQueue ??
@@ -54,7 +61,12 @@ function resolveGateway(deps: AppDeps): Gateway {
       maxAttempts: config.registration.retry_later.max_attempts,
       baseDelayMs: config.registration.retry_later.base_delay_ms,
       maxDelayMs: config.registration.retry_later.max_delay_ms,
+      onGiveUp: (job) => telemetry.metrics.retryGaveUp(job.service),
     });
+  if (!deps.retryQueue) {
+    const memoryQueue = retryQueue as ReturnType<typeof createMemoryRetryQueue>;
+    telemetry.metrics.watchRetryQueue(() => ({ pending: memoryQueue.pending() }));
+  }
   // Stored replays can hold a session token, so the store only ever sees ciphertext. Without a
   // configured secret a random per-process key is fine: the default store is per-process too.
   let idempotency: Promise<IdempotencyStore> | undefined;
@@ -85,6 +97,7 @@ function resolveGateway(deps: AppDeps): Gateway {
     }),
     shutdownSignal: deps.shutdownSignal,
     onLeftBehind: onLeftBehind ? (id) => onLeftBehind(id) : () => {},
+    telemetry,
   };
 }
 
@@ -100,6 +113,8 @@ export function createApp(deps: AppDeps) {
   // Accepts a client-sent X-Request-Id only if it is short and plain (Hono's default check),
   // otherwise makes one; it is echoed back and forwarded to Kratos.
   app.use(requestId());
+  // Before the access log: its line, and everything after, runs inside the request's span.
+  app.use(observeRequests(gateway.telemetry));
   app.use(async (c, next) => {
     const started = now();
     c.set('gateway', gateway);

@@ -3,6 +3,7 @@ import { abuseConfigSchema } from './abuse/config.ts';
 import { parseCidr } from './abuse/client-ip.ts';
 import { selfserviceConfigSchema } from './after-jobs/plan.ts';
 import { idempotencyConfigSchema } from './idempotency/index.ts';
+import { metricsConfigSchema, tracingConfigSchema } from './observability/config.ts';
 import { returnToConfigSchema } from './after-jobs/return-to.ts';
 import { registrationConfigSchema } from './registration/config.ts';
 import { placeholdersOf } from './services/template.ts';
@@ -113,6 +114,10 @@ export const configSchema = z
     state: stateConfigSchema.prefault({}),
     /** Rate limits, brute-force protection and equal timing of failed logins (src/abuse/). */
     abuse: abuseConfigSchema.prefault({}),
+    /** Prometheus metrics on a separate loopback listener (Node only); off by default. */
+    metrics: metricsConfigSchema,
+    /** OpenTelemetry traces over OTLP/HTTP (Node only); off by default. */
+    tracing: tracingConfigSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {

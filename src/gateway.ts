@@ -3,6 +3,8 @@ import { createApp, type AppDeps } from './app.ts';
 import { parseConfig, type ConfigInput, type GatewayConfig } from './config.ts';
 import { fetchTransport, type HttpTransport } from './shared/http.ts';
 import { kratosClientFor } from './kratos/client.ts';
+import { instrumentTransport } from './observability/transport.ts';
+import { noopTelemetry } from './observability/telemetry.ts';
 import { createLogger, type Logger } from './shared/log.ts';
 
 /**
@@ -25,7 +27,7 @@ export function defineConfig(config: ConfigInput): ConfigInput {
 type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface GatewayOptions
-  extends Partial<Pick<AppDeps, 'idempotencyStore' | 'rateLimitStore' | 'readiness' | 'retryQueue' | 'peerAddress' | 'now' | 'shutdownSignal' | 'onLeftBehind'>> {
+  extends Partial<Pick<AppDeps, 'idempotencyStore' | 'rateLimitStore' | 'readiness' | 'retryQueue' | 'peerAddress' | 'now' | 'shutdownSignal' | 'onLeftBehind' | 'telemetry'>> {
   /** From `defineConfig`, a parsed config, or a plain object; validated with the config schema. */
   config: ConfigInput | GatewayConfig;
   /** Values for `${NAME}` references in the config (the environment on Node, bindings on Workers). */
@@ -47,7 +49,7 @@ export interface GatewayOptions
 export function createGateway(options: GatewayOptions) {
   const { config: input, env, fetch: fetchFn, transport: given, logger: givenLogger, ...deps } = options;
   const config = parseConfig(input, env ?? {});
-  const transport = given ?? fetchTransport(fetchFn ?? ((url, init) => fetch(url, init)));
+  const transport = instrumentTransport(given ?? fetchTransport(fetchFn ?? ((url, init) => fetch(url, init))), deps.telemetry ?? noopTelemetry, [config.kratos.public_url, config.kratos.admin_url]);
   return createApp({
     ...deps,
     config,

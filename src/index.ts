@@ -20,3 +20,4 @@ export { createMemoryRateLimitStore, LimiterUnavailableError, type Counter, type
 export { createRedisRateLimitStore, type RedisRateLimitStoreOptions } from './abuse/redis-store.ts';
 export { enforceRateLimit, beginLoginAttempt, type LoginAttempt } from './abuse/limit.ts';
 export type { AbuseConfig, RateLimitedRoute } from './abuse/config.ts';
+export { noopTelemetry, type Telemetry, type Metrics, type Tracing, type SpanScope } from './observability/telemetry.ts';

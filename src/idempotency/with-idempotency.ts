@@ -47,13 +47,16 @@ export async function withIdempotency(c: AppContext, body: unknown, run: (key: s
   switch (begun.kind) {
     case 'replay':
       log.info('idempotent replay', { status: begun.response.status });
+      c.get('gateway').telemetry.metrics.idempotency('replay');
       return new Response(begun.response.body, {
         status: begun.response.status,
         headers: [...Object.entries(begun.response.headers).flatMap(([k, v]) => (k === 'set-cookie' ? v.split('\n').map((x) => [k, x] as [string, string]) : [[k, v] as [string, string]])), ['idempotent-replayed', 'true']],
       });
     case 'in_progress':
+      c.get('gateway').telemetry.metrics.idempotency('conflict');
       throw new AppError('IDEMPOTENCY_KEY_IN_USE');
     case 'mismatch':
+      c.get('gateway').telemetry.metrics.idempotency('mismatch');
       throw new AppError('IDEMPOTENCY_KEY_MISMATCH');
     case 'started':
       break;

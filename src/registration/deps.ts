@@ -2,6 +2,7 @@ import type { AfterJobPlan } from '../after-jobs/plan.ts';
 import type { SessionJobDeps } from '../after-jobs/replay.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { KratosPort } from '../kratos/port.ts';
+import type { Metrics } from '../observability/telemetry.ts';
 import type { RetryQueue } from '../services/retry-queue.ts';
 import type { ServiceRunner } from '../services/runner.ts';
 import type { Logger } from '../shared/log.ts';
@@ -24,4 +25,6 @@ export interface SignUpDeps extends SessionJobDeps {
    * where the process simply keeps running it.
    */
   waitUntil: ((work: Promise<unknown>) => void) | undefined;
+  /** Counts rollbacks; none when left out (unit tests of the pieces). */
+  metrics?: Metrics;
 }

@@ -9,7 +9,7 @@ export type ScopeResult<T> =
   /** The identity could not be deleted: it is left behind (logged with its id, 500 to the client). */
   | { kind: 'rollback_failed'; answer: AppError };
 
-type RollbackDeps = Pick<SignUpDeps, 'kratos' | 'log' | 'requestId' | 'onLeftBehind'>;
+type RollbackDeps = Pick<SignUpDeps, 'kratos' | 'log' | 'requestId' | 'onLeftBehind' | 'metrics'>;
 
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   // The answer for a request cut short by the shutdown deadline or a client that went away.
@@ -28,10 +28,12 @@ export async function rollbackIdentity(deps: RollbackDeps, identityId: string, w
     .catch((err: unknown) => ({ kind: 'thrown' as const, problem: { reason: err instanceof Error ? err.message : String(err) } }));
   if (deleted.kind === 'ok' || deleted.kind === 'not_found') {
     deps.log.warn('sign-up rolled back', { identity_id: identityId, why });
+    deps.metrics?.rollback('ok');
     return { kind: 'rolled_back', answer };
   }
   deps.log.error('ROLLBACK FAILED: identity left behind, remove it by hand', { identity_id: identityId, why, upstream: deleted.problem });
   deps.onLeftBehind(identityId);
+  deps.metrics?.rollback('failed');
   return { kind: 'rollback_failed', answer: new AppError('ROLLBACK_FAILED') };
 }
 

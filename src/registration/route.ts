@@ -59,6 +59,7 @@ export function registrationRoutes(config: GatewayConfig) {
       registration: config.registration,
       identifierPointer: config.kratos.identifier_pointer,
       onLeftBehind: gateway.onLeftBehind,
+      metrics: gateway.telemetry.metrics,
       waitUntil: waitUntilOf(c),
     };
     let result: Awaited<ReturnType<typeof signUp>>;

@@ -37,3 +37,5 @@ export function createNodeGateway(options: Omit<GatewayOptions, 'fetch' | 'trans
   });
   return { gateway, close: upstream.close };
 }
+// Loads prom-client / the OpenTelemetry SDK only when `metrics` / `tracing` are enabled.
+export { createNodeTelemetry, type NodeTelemetry } from './node-telemetry.ts';

@@ -18,12 +18,17 @@ import { createRedisIdempotencyStore } from '../idempotency/redis-store.ts';
 import { createRedisRateLimitStore } from '../abuse/redis-store.ts';
 import { createServiceRunner } from '../services/runner.ts';
 import { createDurableRetryQueue, deadLetters, startRetryWorker, type DurableRetryQueue, type RetryWorker } from './node-retry-queue.ts';
+import { instrumentTransport } from '../observability/transport.ts';
+import type { Telemetry } from '../observability/telemetry.ts';
+import { createNodeTelemetry } from './node-telemetry.ts';
 
 export interface NodeGateway {
   server: ServerType;
   /** The port actually bound (useful with port 0). */
   port: number;
   url: string;
+  /** The metrics listener's URL, when `metrics.enabled`. */
+  metricsUrl: string | undefined;
   /**
    * Stops accepting and waits for in-flight requests up to `server.shutdown_timeout_ms`; past
    * that deadline it aborts them, so sign-ups roll back what they created and answer 503, and
@@ -55,7 +60,10 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
   const redisConfig = config.state.backend === 'redis' ? config.state.redis : undefined;
   const redis: NodeRedis | undefined = redisConfig ? await connectRedis(redisConfig, logger) : undefined;
   const upstream = createUndiciTransport();
-  const transport = options.wrapTransport ? options.wrapTransport(upstream.transport) : upstream.transport;
+  const observability = await createNodeTelemetry(config, logger);
+  const { telemetry } = observability;
+  // Kratos calls get spans and metrics, every upstream call its traceparent.
+  const transport = instrumentTransport(options.wrapTransport ? options.wrapTransport(upstream.transport) : upstream.transport, telemetry, [config.kratos.public_url, config.kratos.admin_url]);
   const kratos = kratosClientFor(config, transport);
   // retry_later on Redis: a durable BullMQ queue, and its worker here unless `state.redis.workers: false`.
   let retryQueue: DurableRetryQueue | undefined;
@@ -63,13 +71,26 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
   if (redis && redisConfig) {
     try {
       retryQueue = await createDurableRetryQueue(config, redisConfig, logger);
-      if (redisConfig.workers) retryWorker = await startRetryWorker(config, redisConfig, serviceRunnerFor(config, transport, logger, options.serviceFunctions), logger);
+      if (redisConfig.workers) retryWorker = await startRetryWorker(config, redisConfig, serviceRunnerFor(config, transport, logger, options.serviceFunctions, telemetry), logger);
     } catch (err) {
       await retryQueue?.close();
       await redis.close();
       await upstream.close();
       throw err;
     }
+    const durable = retryQueue;
+    // The failed set is the dead-letter set.
+    telemetry.metrics.watchRetryQueue(() => durable.queue.getJobCounts('waiting', 'delayed', 'active', 'failed'));
+  }
+  let metricsUrl: string | undefined;
+  try {
+    metricsUrl = await observability.listen();
+  } catch (err) {
+    await retryWorker?.close(0);
+    await retryQueue?.close();
+    await redis?.close();
+    await upstream.close();
+    throw err;
   }
   const shutdown = new AbortController();
   // Every in-flight sign-up listens on it: more than Node's default of 10 is normal, not a leak.
@@ -98,6 +119,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
       : {}),
     shutdownSignal: shutdown.signal,
     onLeftBehind: () => void leftBehind++,
+    telemetry,
   });
   const inFlight = trackInFlight(serveAtBasePath(app, config.server.base_path).fetch);
   const server = await new Promise<ServerType>((resolve) => {
@@ -119,6 +141,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
   return {
     server,
     port,
+    metricsUrl,
     url: `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`,
     close: () =>
       (closing ??= (async () => {
@@ -152,14 +175,15 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
         await retryQueue?.close();
         await upstream.close();
         await redis?.close();
+        await observability.close();
         if (leftBehind > 0) logger.error('shutdown left identities behind (see ROLLBACK FAILED lines)', { count: leftBehind });
         return { aborted, leftBehind };
       })()),
   };
 }
 
-function serviceRunnerFor(config: GatewayConfig, transport: HttpTransport, logger: Logger, functions: Record<string, ServiceFunction> | undefined) {
-  return createServiceRunner({ services: config.registration.services, ...(functions ? { functions } : {}), transport, logger });
+function serviceRunnerFor(config: GatewayConfig, transport: HttpTransport, logger: Logger, functions: Record<string, ServiceFunction> | undefined, telemetry?: Telemetry) {
+  return createServiceRunner({ services: config.registration.services, ...(functions ? { functions } : {}), transport, logger, ...(telemetry ? { telemetry } : {}) });
 }
 
 /**

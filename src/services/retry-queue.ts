@@ -46,6 +46,8 @@ export interface MemoryRetryQueueOptions {
   maxPending?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Told about a job that ran out of attempts (metrics). */
+  onGiveUp?: (job: RetryJob) => void;
 }
 
 /** Thrown by `enqueue` when the in-memory queue is full. */
@@ -121,6 +123,7 @@ export function createMemoryRetryQueue(options: MemoryRetryQueueOptions): Memory
       log.warn('retried service failed', { ...about, attempt, reason });
     }
     log.error('service retry gave up', { ...about, attempts: attempt, reason });
+    options.onGiveUp?.(job);
   }
 
   return {

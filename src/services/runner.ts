@@ -1,5 +1,7 @@
 import type { HttpTransport } from '../shared/http.ts';
 import type { Logger } from '../shared/log.ts';
+import { observeServiceAttempt } from '../observability/services.ts';
+import { noopTelemetry, type Telemetry } from '../observability/telemetry.ts';
 import { attemptFunction, attemptHttp, withMetadata, type Attempt, type AttemptDeps, type ServiceFunction } from './attempt.ts';
 import type { ServicesConfig, ServiceConfig } from './config.ts';
 import { stageResult, stepsOf, verdictOf, type ServiceRun, type Stage, type StageResult, type StageVerdict } from './stages.ts';
@@ -46,6 +48,8 @@ export interface ServiceRunnerDeps {
   random?: () => number;
   /** A fresh id per attempt, sent as X-Request-Id. */
   newId?: () => string;
+  /** A span and a latency sample per attempt; off by default. */
+  telemetry?: Telemetry;
 }
 
 /** Builds the runner once at start; it throws if a `function:` service has no function. */
@@ -55,6 +59,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
   const random = deps.random ?? Math.random;
   const newId = deps.newId ?? (() => crypto.randomUUID());
   const functions = deps.functions ?? {};
+  const telemetry = deps.telemetry ?? noopTelemetry;
   const attemptDeps: AttemptDeps = { transport: deps.transport, functions, now };
   const byName = new Map(deps.services.map((s) => [s.name, s]));
 
@@ -75,9 +80,11 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
       attempts++;
       const attemptId = newId();
       const t0 = now();
-      last = service.http
-        ? await attemptHttp(attemptDeps, service, ctx, idempotencyKey, attemptId, signal)
-        : await attemptFunction(attemptDeps, service, ctx, idempotencyKey, attemptId, signal);
+      last = await observeServiceAttempt(telemetry, service, attempts, () =>
+        service.http
+          ? attemptHttp(attemptDeps, service, ctx, idempotencyKey, attemptId, signal)
+          : attemptFunction(attemptDeps, service, ctx, idempotencyKey, attemptId, signal),
+      );
       const o = last.outcome;
       // Never headers, URL or bodies: they may carry secrets and personal data.
       log.debug('service attempt', {

@@ -19,6 +19,8 @@ export interface ProxiedRequest {
   path: string;
   status?: number;
   fault?: Fault['kind'];
+  /** The headers as they arrived (and were forwarded to Kratos). */
+  headers: IncomingMessage['headers'];
 }
 
 export interface FaultProxy {
@@ -77,7 +79,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     counts.set(key, nth);
     const path = req.url ?? '/';
     const fault = proxy.rule({ method: req.method ?? 'GET', path, nth });
-    const record: ProxiedRequest = { method: req.method ?? 'GET', path, ...(fault ? { fault: fault.kind } : {}) };
+    const record: ProxiedRequest = { method: req.method ?? 'GET', path, headers: req.headers, ...(fault ? { fault: fault.kind } : {}) };
     proxy.requests.push(record);
     if (fault?.kind === 'hold') await new Promise((r) => setTimeout(r, fault.ms));
     await fault?.before?.();

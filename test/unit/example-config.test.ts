@@ -13,6 +13,16 @@ describe('config/gateway.yaml', () => {
     ]);
     expect(Object.keys(cfg.registration.fields)).toEqual(['company', 'vat_id', 'accept_terms', 'plan', 'referral']);
     expect(cfg.secrets.session).toHaveLength(1);
+    // Metrics and traces are off unless asked for.
+    expect(cfg.metrics).toMatchObject({ enabled: false, host: '127.0.0.1', port: 9464, path: '/metrics' });
+    expect(cfg.tracing).toMatchObject({ enabled: false, trust_incoming_traceparent: false });
+    expect(cfg.tracing.otlp_endpoint).toBeUndefined();
+  });
+
+  it('turns metrics and traces on from the environment', () => {
+    const cfg = loadConfigFile('config/gateway.yaml', { METRICS_ENABLED: 'true', TRACING_ENABLED: 'true' });
+    expect(cfg.metrics.enabled).toBe(true);
+    expect(cfg.tracing.enabled).toBe(true);
   });
 
   it('takes secrets and URLs from the environment', () => {

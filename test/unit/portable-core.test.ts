@@ -25,5 +25,7 @@ describe('portable core', () => {
     const text = readFileSync(join(srcDir, file), 'utf8');
     expect(text).not.toMatch(/from ['"](node:|undici|@hono\/node-server|fs|path|crypto|http|https|net)['"/]/);
     expect(text).not.toMatch(/\b(process\.|Buffer\.|require\()/);
+    // Metrics and traces reach the core through src/observability/telemetry.ts only (the Worker bundle stays small).
+    expect(text).not.toMatch(/from ['"](prom-client|@opentelemetry\/)/);
   });
 });

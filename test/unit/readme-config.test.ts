@@ -15,7 +15,7 @@ import { parseConfig } from '../../src/config.ts';
 const README = join(import.meta.dirname, '../../README.md');
 
 /** Info-string markers of YAML blocks that are not gateway config. */
-const NOT_GATEWAY_CONFIG = new Set(['kratos']);
+const NOT_GATEWAY_CONFIG = new Set(['kratos', 'prometheus']);
 
 /** Just enough to make a fragment a whole config: the keys without defaults. */
 const BASE_CONFIG = { kratos: { public_url: 'http://127.0.0.1:4433', admin_url: 'http://127.0.0.1:4434' } };
