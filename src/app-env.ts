@@ -2,6 +2,7 @@ import type { Context } from 'hono';
 import type { RequestIdVariables } from 'hono/request-id';
 import type { ReturnToPolicy } from './after-jobs/return-to.ts';
 import type { GatewayConfig } from './config.ts';
+import type { DocsAssetSource } from './docs/config.ts';
 import type { IdempotencyStore } from './idempotency/store.ts';
 import type { KratosPort } from './kratos/port.ts';
 import type { RetryQueue } from './services/retry-queue.ts';
@@ -36,6 +37,8 @@ export interface AppDeps {
   shutdownSignal?: AbortSignal;
   /** Told about every identity a failed rollback left behind (the Node entry exits non-zero then). */
   onLeftBehind?: (identityId: string | undefined) => void;
+  /** The docs page's renderer files (`docs.enabled`): node_modules on Node, static assets on Workers. */
+  docsAssets?: DocsAssetSource;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { selfserviceConfigSchema } from './after-jobs/plan.ts';
+import { docsConfigSchema, openapiConfigSchema } from './docs/config.ts';
 import { idempotencyConfigSchema } from './idempotency/index.ts';
 import { returnToConfigSchema } from './after-jobs/return-to.ts';
 import { registrationConfigSchema } from './registration/config.ts';
@@ -97,6 +98,10 @@ export const configSchema = z
     idempotency: idempotencyConfigSchema.prefault({}),
     /** Where shared state lives: per process (`memory`, the default) or in Redis. */
     state: stateConfigSchema.prefault({}),
+    /** What /openapi.json says about where the API is (`servers`). */
+    openapi: openapiConfigSchema.prefault({}),
+    /** The API docs page at /docs. */
+    docs: docsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
