@@ -17,6 +17,7 @@ import { connectRedis, RedisStartError, type NodeRedis } from './node-redis.ts';
 import { createRedisIdempotencyStore } from '../idempotency/redis-store.ts';
 import { createServiceRunner } from '../services/runner.ts';
 import { createDurableRetryQueue, deadLetters, startRetryWorker, type DurableRetryQueue, type RetryWorker } from './node-retry-queue.ts';
+import { nodeDocsAssets } from './node-docs-assets.ts';
 
 export interface NodeGateway {
   server: ServerType;
@@ -95,6 +96,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
       : {}),
     shutdownSignal: shutdown.signal,
     onLeftBehind: () => void leftBehind++,
+    ...(config.docs.enabled ? { docsAssets: nodeDocsAssets() } : {}),
   });
   const inFlight = trackInFlight(serveAtBasePath(app, config.server.base_path).fetch);
   const server = await new Promise<ServerType>((resolve) => {

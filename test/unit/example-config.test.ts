@@ -13,6 +13,7 @@ describe('config/gateway.yaml', () => {
     ]);
     expect(Object.keys(cfg.registration.fields)).toEqual(['company', 'vat_id', 'accept_terms', 'plan', 'referral']);
     expect(cfg.secrets.session).toHaveLength(1);
+    expect(cfg.docs.enabled).toBe(true);
   });
 
   it('takes secrets and URLs from the environment', () => {
