@@ -130,8 +130,9 @@ describe('/docs', () => {
 
   it('links its files under server.base_path', async () => {
     const app = serveAtBasePath(withDocs(assets, { server: { base_path: '/auth' } }), '/auth');
-    const html = await (await app.request('/auth/docs')).text();
-    expect((await app.request('/auth/docs/assets/swagger-ui.css')).status).toBe(200);
+    const get = (path: string) => app.fetch(new Request(`http://gateway.test${path}`));
+    const html = await (await get('/auth/docs')).text();
+    expect((await get('/auth/docs/assets/swagger-ui.css')).status).toBe(200);
     expect(html).toContain('href="/auth/docs/assets/swagger-ui.css"');
     expect(html).toContain('data-openapi-url="/auth/openapi.json"');
   });
