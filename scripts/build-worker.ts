@@ -2,10 +2,12 @@
  * Wrangler's custom build (`[build] command` in wrangler.toml): bundles src/runtime/worker.ts
  * into .cache/worker-entry/worker.mjs with zod's English messages only (see
  * scripts/zod-locales-plugin.ts); wrangler then bundles and minifies that file as `main`.
- * `wrangler dev`, `wrangler deploy` and `npm run size` all run it first.
+ * It also copies the docs page's renderer files into the static assets directory
+ * (scripts/docs-assets.ts). `wrangler dev`, `wrangler deploy` and `npm run size` all run it first.
  */
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
+import { copyDocsAssets } from './docs-assets.ts';
 import { zodEnglishOnly } from './zod-locales-plugin.ts';
 
 export const workerEntry = fileURLToPath(new URL('../.cache/worker-entry/worker.mjs', import.meta.url));
@@ -28,4 +30,5 @@ export async function buildWorkerEntry(outfile = workerEntry): Promise<void> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   await buildWorkerEntry();
+  copyDocsAssets();
 }

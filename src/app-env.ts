@@ -4,6 +4,7 @@ import type { ReturnToPolicy } from './after-jobs/return-to.ts';
 import type { AbuseGuard } from './abuse/guard.ts';
 import type { RateLimitStore } from './abuse/store.ts';
 import type { GatewayConfig } from './config.ts';
+import type { DocsAssetSource } from './docs/config.ts';
 import type { IdempotencyStore } from './idempotency/store.ts';
 import type { KratosPort } from './kratos/port.ts';
 import type { Telemetry } from './observability/telemetry.ts';
@@ -43,6 +44,8 @@ export interface AppDeps {
   onLeftBehind?: (identityId: string | undefined) => void;
   /** Metrics and traces (the Node entry builds them from `metrics`/`tracing`); off by default. */
   telemetry?: Telemetry;
+  /** The docs page's renderer files (`docs.enabled`): node_modules on Node, static assets on Workers. */
+  docsAssets?: DocsAssetSource;
 }
 
 /**

@@ -7,6 +7,8 @@ import { createMemoryRateLimitStore } from './abuse/store.ts';
 import { compileReturnToPolicy } from './after-jobs/return-to.ts';
 import type { AppDeps, AppEnv, Gateway } from './app-env.ts';
 import { ConfigError } from './config.ts';
+import { serveOpenApiDocument } from './docs/openapi.ts';
+import { docsRoutes } from './docs/route.ts';
 import { AppError, problemResponse } from './errors.ts';
 import { healthRoutes } from './health/route.ts';
 import { encryptingStore } from './idempotency/encrypting-store.ts';
@@ -156,15 +158,8 @@ export function createApp(deps: AppDeps) {
   app.route('/', loginRoutes(config));
   app.route('/', sessionRoutes(config.session.cookie));
 
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: {
-      title: 'kratos-bff',
-      version: '1',
-      description: 'Sign-up and sign-in gateway for Ory Kratos. Errors are RFC 9457 application/problem+json.',
-    },
-    ...(base ? { servers: [{ url: base }] } : {}),
-  });
+  if (config.docs.enabled) app.route('/', docsRoutes(base, deps.docsAssets));
+  serveOpenApiDocument(app, config);
 
   app.notFound((c) => problemResponse(c, new AppError('NOT_FOUND')));
   // Mounted in another app, the parent's notFound would answer for unknown gateway paths.

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { abuseConfigSchema } from './abuse/config.ts';
 import { parseCidr } from './abuse/client-ip.ts';
 import { selfserviceConfigSchema } from './after-jobs/plan.ts';
+import { docsConfigSchema, openapiConfigSchema } from './docs/config.ts';
 import { idempotencyConfigSchema } from './idempotency/index.ts';
 import { metricsConfigSchema, tracingConfigSchema } from './observability/config.ts';
 import { returnToConfigSchema } from './after-jobs/return-to.ts';
@@ -118,6 +119,10 @@ export const configSchema = z
     metrics: metricsConfigSchema,
     /** OpenTelemetry traces over OTLP/HTTP (Node only); off by default. */
     tracing: tracingConfigSchema,
+    /** What /openapi.json says about where the API is (`servers`). */
+    openapi: openapiConfigSchema.prefault({}),
+    /** The API docs page at /docs. */
+    docs: docsConfigSchema.prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {

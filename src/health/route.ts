@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { noSecurity } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 
 const CheckStatus = z.enum(['ok', 'unavailable']);
@@ -14,6 +15,9 @@ const Readiness = z
 const alive = createRoute({
   method: 'get',
   path: '/health/alive',
+  operationId: 'checkAlive',
+  tags: ['Health'],
+  security: noSecurity,
   summary: 'Liveness: the process answers',
   responses: { 200: { description: 'Alive', content: { 'application/json': { schema: Status } } } },
 });
@@ -21,6 +25,9 @@ const alive = createRoute({
 const ready = createRoute({
   method: 'get',
   path: '/health/ready',
+  operationId: 'checkReady',
+  tags: ['Health'],
+  security: noSecurity,
   summary: 'Readiness: the gateway and what it depends on (Kratos, and Redis when configured) are ready',
   responses: {
     200: { description: 'Ready', content: { 'application/json': { schema: Readiness } } },

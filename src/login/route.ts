@@ -3,14 +3,13 @@ import { afterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
 import { respondWithOutcome } from '../after-jobs/respond.ts';
 import { beginLoginAttempt, enforceRateLimit } from '../abuse/limit.ts';
-import { rateLimitedResponses, rateLimitHeaders } from '../abuse/openapi.ts';
 import type { AppContext } from '../app-env.ts';
 import type { GatewayConfig } from '../config.ts';
 import { AppError } from '../errors.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { flowProblemResponses, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { flowResponses, noSecurity, problem, SessionSchema } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { signIn, type SignInDeps } from './sign-in.ts';
 
@@ -34,6 +33,9 @@ type LoginBody = z.infer<typeof LoginRequest>;
 const route = createRoute({
   method: 'post',
   path: '/v1/login',
+  operationId: 'login',
+  tags: ['Sign-up and sign-in'],
+  security: noSecurity,
   summary: 'Sign in in one request',
   description:
     'Creates and submits a Kratos native login flow, then replays the login after-jobs (session, revoke_active_sessions, redirect). ' +
@@ -42,16 +44,17 @@ const route = createRoute({
     query: z.object({ return_to: z.string().optional() }),
     body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
   },
-  responses: {
-    ...flowProblemResponses,
-    ...rateLimitedResponses,
-    200: { description: 'Signed in', headers: rateLimitHeaders, content: { 'application/json': { schema: LoginResponse } } },
-    303: { description: 'Signed in (HTML form post): redirect' },
-    400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
-    401: { description: 'Wrong identifier or password', content: problemContent },
-    415: { description: 'Body is neither JSON nor an HTML form', content: problemContent },
-    503: { description: 'Kratos is unavailable', content: problemContent },
-  },
+  responses: flowResponses({
+    ok: { description: 'Signed in', schema: LoginResponse, headers: ['RateLimit', 'RateLimit-Policy'] },
+    redirect: 'Signed in (HTML form post): redirect',
+    problems: {
+      // 429 RATE_LIMITED comes with flowResponses (login is rate limited, src/abuse/).
+      400: problem('Invalid input, a session was sent, or return_to is not allowed'),
+      401: problem('Wrong identifier or password (INVALID_CREDENTIALS)'),
+      413: problem('The body is too large (PAYLOAD_TOO_LARGE)'),
+      503: problem('Kratos is unavailable; retry after `Retry-After`', 'Retry-After'),
+    },
+  }),
 });
 
 /** `POST /v1/login`: the HTTP side of a sign-in (the sign-in itself is `signIn`). */

@@ -1,7 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { rateLimitedResponses, rateLimitHeaders } from '../abuse/openapi.ts';
 import type { GatewayConfig } from '../config.ts';
-import { flowProblemResponses, IdentitySchema, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { flowResponses, IdentitySchema, noSecurity, problem, SessionSchema } from '../shared/openapi-schemas.ts';
 import { compileFields } from './fields.ts';
 
 /**
@@ -36,6 +35,9 @@ export function registrationContract(config: GatewayConfig) {
   const route = createRoute({
     method: 'post',
     path: '/v1/registration',
+    operationId: 'register',
+    tags: ['Sign-up and sign-in'],
+    security: noSecurity,
     summary: 'Sign up in one request',
     description:
       'Validates the body, creates and submits a Kratos native registration flow, then replays the registration after-jobs ' +
@@ -50,18 +52,18 @@ export function registrationContract(config: GatewayConfig) {
         'idempotency-key': z.string().optional().openapi({ description: 'Same key + same body replays the first answer; a different body → 422; still running → 409.' }),
       }),
     },
-    responses: {
-      ...flowProblemResponses,
-      ...rateLimitedResponses,
-      200: { description: 'Signed up', headers: rateLimitHeaders, content: { 'application/json': { schema: response } } },
-      303: { description: 'Signed up (HTML form post): redirect to the redirect job target' },
-      400: { description: 'Invalid input (field errors), a session was sent, or return_to is not allowed', content: problemContent },
-      409: { description: 'A request with the same Idempotency-Key is still running', content: problemContent },
-      415: { description: 'Body is not JSON', content: problemContent },
-      422: { description: 'The Idempotency-Key was used with a different body', content: problemContent },
-      500: { description: 'A failed sign-up could not be undone (logged with the identity id)', content: problemContent },
-      503: { description: 'Kratos or a required service is unavailable, or the sign-up was rolled back; retry after `Retry-After`', content: problemContent },
-    },
+    responses: flowResponses({
+      ok: { description: 'Signed up', schema: response, headers: ['Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy'] },
+      redirect: 'Signed up (HTML form post): redirect to the redirect job target',
+      problems: {
+        400: problem('Invalid input (field errors), a session was sent, return_to is not allowed, or a malformed Idempotency-Key'),
+        409: problem('A request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE)', 'Retry-After'),
+        413: problem('The body is too large (PAYLOAD_TOO_LARGE)'),
+        422: problem('The Idempotency-Key was used with a different body (IDEMPOTENCY_KEY_MISMATCH)'),
+        500: problem('A failed sign-up could not be undone (ROLLBACK_FAILED, logged with the identity id), or an unexpected failure'),
+        503: problem('Kratos or a required service is unavailable, or the sign-up was rolled back; retry after `Retry-After`', 'Retry-After'),
+      },
+    }),
   });
 
   return { request, route };

@@ -21,6 +21,7 @@ import { createDurableRetryQueue, deadLetters, startRetryWorker, type DurableRet
 import { instrumentTransport } from '../observability/transport.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
 import { createNodeTelemetry } from './node-telemetry.ts';
+import { nodeDocsAssets } from './node-docs-assets.ts';
 
 export interface NodeGateway {
   server: ServerType;
@@ -120,6 +121,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
     shutdownSignal: shutdown.signal,
     onLeftBehind: () => void leftBehind++,
     telemetry,
+    ...(config.docs.enabled ? { docsAssets: nodeDocsAssets() } : {}),
   });
   const inFlight = trackInFlight(serveAtBasePath(app, config.server.base_path).fetch);
   const server = await new Promise<ServerType>((resolve) => {

@@ -1,6 +1,7 @@
 import type { ExecutionContext } from 'hono';
 import { createApp } from '../app.ts';
 import { parseConfig } from '../config.ts';
+import type { DocsAssetSource } from '../docs/config.ts';
 import { serveAtBasePath } from '../gateway.ts';
 import { fetchTransport } from '../shared/http.ts';
 import { durableObjectIdempotencyStore, IdempotencyObject, type DurableObjectNamespaceLike } from '../idempotency/durable-object.ts';
@@ -28,6 +29,8 @@ export interface WorkerBindings {
   RATE_LIMITS?: RateLimitNamespaceLike;
   /** Optional Queue producer for durable `retry_later` jobs (see wrangler.toml). */
   RETRY_LATER?: QueueProducerLike;
+  /** Wrangler static assets (`[assets]` in wrangler.toml): the docs page's renderer files. */
+  ASSETS?: { fetch(request: Request): Promise<Response> };
   [binding: string]: unknown;
 }
 
@@ -60,9 +63,18 @@ function build(env: WorkerBindings): Built {
     // Set by Cloudflare's edge, not by the client (Cloudflare overwrites a client-sent one), so it
     // is the peer: `server.trusted_proxies` stays unset on Workers unless another proxy sits in front.
     peerAddress: (c) => c.req.header('cf-connecting-ip'),
+    ...(env.ASSETS ? { docsAssets: workerDocsAssets(env.ASSETS) } : {}),
   });
   const runner = createServiceRunner({ services: config.registration.services, transport, logger });
   return { app: serveAtBasePath(gateway, config.server.base_path), consume: createRetryConsumer({ runner, config, logger }) };
+}
+
+/** The docs page's renderer files from static assets: kept out of the script, which has a size budget. */
+function workerDocsAssets(assets: NonNullable<WorkerBindings['ASSETS']>): DocsAssetSource {
+  return async (name) => {
+    const res = await assets.fetch(new Request(`https://assets.invalid/${name}`));
+    return res.ok ? res.body : null;
+  };
 }
 
 export { IdempotencyObject, RateLimitObject };

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { AppError } from '../errors.ts';
 import { kratosFailure } from '../kratos/failure.ts';
-import { problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { headerRefs, problem, SessionSchema, sessionSecurity, standardProblems } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import type { SessionConfig } from './config.ts';
 import { clearSessionCookie, hasSessionCookie } from './cookie.ts';
@@ -10,25 +10,35 @@ import { incomingSession } from './incoming.ts';
 const whoami = createRoute({
   method: 'get',
   path: '/v1/session',
+  operationId: 'getSession',
+  tags: ['Session'],
+  security: sessionSecurity,
   summary: 'Who am I',
   description: 'The current session, answered by Kratos `/sessions/whoami`, for the gateway cookie, `Authorization: Bearer` or `X-Session-Token`.',
   responses: {
     200: { description: 'The session', content: { 'application/json': { schema: z.object({ session: SessionSchema }).openapi('SessionResponse') } } },
-    401: { description: 'No valid session', content: problemContent },
-    503: { description: 'Kratos is unavailable', content: problemContent },
+    400: problem('The Authorization or X-Session-Token header is malformed (INVALID_AUTHORIZATION)'),
+    401: problem('No valid session (UNAUTHENTICATED)'),
+    502: standardProblems[502],
+    503: problem('Kratos is unavailable; retry after `Retry-After`', 'Retry-After'),
   },
 });
 
 const logout = createRoute({
   method: 'delete',
   path: '/v1/session',
+  operationId: 'logout',
+  tags: ['Session'],
+  security: sessionSecurity,
   summary: 'Sign out',
   description: 'Revokes the session in Kratos and clears the gateway cookie. Signing out an already revoked session succeeds.',
   responses: {
-    204: { description: 'Signed out' },
-    401: { description: 'No session was sent', content: problemContent },
-    403: { description: 'Cross-site request from an origin that is not allowed', content: problemContent },
-    503: { description: 'Kratos is unavailable', content: problemContent },
+    204: { description: 'Signed out (with cookie delivery, the cookie is cleared)', headers: headerRefs('Set-Cookie') },
+    400: problem('The Authorization or X-Session-Token header is malformed (INVALID_AUTHORIZATION)'),
+    401: problem('No session was sent (UNAUTHENTICATED)'),
+    403: standardProblems[403],
+    502: standardProblems[502],
+    503: problem('Kratos is unavailable; retry after `Retry-After`', 'Retry-After'),
   },
 });
 

@@ -1,11 +1,11 @@
-import { createApp } from '../../src/app.ts';
+import { createApp, type AppDeps } from '../../src/app.ts';
 import { parseConfig, type ConfigInput } from '../../src/config.ts';
 import { createKratosClient } from '../../src/kratos/client.ts';
 import { createLogger } from '../../src/shared/log.ts';
 import { createFakeKratos, type FakeKratos } from './fake-kratos.ts';
 
 /** createApp() on a fake Kratos, with captured log lines. */
-export function appWithFakeKratos(overrides: Partial<ConfigInput> = {}) {
+export function appWithFakeKratos(overrides: Partial<ConfigInput> = {}, deps: Partial<AppDeps> = {}) {
   const fake: FakeKratos = createFakeKratos();
   const config = parseConfig({
     kratos: { public_url: 'http://kratos.test', admin_url: 'http://kratos-admin.test' },
@@ -25,6 +25,7 @@ export function appWithFakeKratos(overrides: Partial<ConfigInput> = {}) {
     }),
     logger: createLogger({ level: 'debug', sink: (l) => logs.push(l) }),
     transport: fake.transport,
+    ...deps,
   });
   return { app, fake, logs, config };
 }

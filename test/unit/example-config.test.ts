@@ -13,6 +13,7 @@ describe('config/gateway.yaml', () => {
     ]);
     expect(Object.keys(cfg.registration.fields)).toEqual(['company', 'vat_id', 'accept_terms', 'plan', 'referral']);
     expect(cfg.secrets.session).toHaveLength(1);
+    expect(cfg.docs.enabled).toBe(true);
     // Metrics and traces are off unless asked for.
     expect(cfg.metrics).toMatchObject({ enabled: false, host: '127.0.0.1', port: 9464, path: '/metrics' });
     expect(cfg.tracing).toMatchObject({ enabled: false, trust_incoming_traceparent: false });
