@@ -39,6 +39,9 @@ export const errorCodes = {
   KRATOS_UNAVAILABLE: { status: 503, retryAfter: 5, message: 'The identity service is unavailable; retry later.' },
   UPSTREAM_ERROR: { status: 502, message: 'The identity service answered in an unexpected way.' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed unexpectedly.' },
+  // Settings and re-authentication (issue 13).
+  REAUTHENTICATION_REQUIRED: { status: 403, message: 'This change needs a recent sign-in; sign in again with `refresh: true` and retry.' },
+  SECOND_FACTOR_REQUIRED: { status: 403, message: 'This session must complete the second factor first.' },
   // field level
   REQUIRED: { message: 'A required value is missing.' },
   INVALID_TYPE: { message: 'The value has the wrong type.' },
