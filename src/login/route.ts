@@ -15,6 +15,11 @@ const LoginRequest = z
   .strictObject({
     identifier: z.string().min(1).max(320).openapi({ example: 'ada@example.com' }),
     password: z.string().min(1).max(4096),
+    refresh: z.boolean().optional().openapi({
+      description:
+        'Re-authenticate the session sent with the request (cookie, Bearer or X-Session-Token) instead of starting a new one (Kratos `refresh=true`): ' +
+        'the same session becomes recent again (privileged for settings) and is returned in the same delivery mode. The identifier must belong to that session.',
+    }),
   })
   .openapi('LoginRequest');
 
@@ -34,7 +39,8 @@ const route = createRoute({
   summary: 'Sign in in one request',
   description:
     'Creates and submits a Kratos native login flow, then replays the login after-jobs (session, revoke_active_sessions, redirect). ' +
-    'A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer.',
+    'A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer. ' +
+    'With a session and without `refresh: true`: SESSION_ALREADY_AVAILABLE; with `refresh: true`, the session is re-authenticated (after a REAUTHENTICATION_REQUIRED from settings).',
   request: {
     query: z.object({ return_to: z.string().optional() }),
     body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
@@ -44,7 +50,7 @@ const route = createRoute({
     200: { description: 'Signed in', content: { 'application/json': { schema: LoginResponse } } },
     303: { description: 'Signed in (HTML form post): redirect' },
     400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
-    401: { description: 'Wrong identifier or password', content: problemContent },
+    401: { description: 'Wrong identifier or password; or `refresh: true` without a valid session', content: problemContent },
     415: { description: 'Body is neither JSON nor an HTML form', content: problemContent },
     503: { description: 'Kratos is unavailable', content: problemContent },
   },
@@ -61,10 +67,14 @@ export function loginRoutes(config: GatewayConfig) {
     const delivery = chooseDelivery(c);
     const client = await forwardedClient(c);
     const deps: SignInDeps = { kratos: gateway.kratos, log, now: gateway.now, cookies: gateway.cookies, cookieConfig: config.session.cookie, plan };
-    return respondWithOutcome(c, await signIn(deps, { submission: body, delivery, redirectTo, client }));
+    const { refresh, ...submission } = body;
+    return respondWithOutcome(c, await signIn(deps, { submission, delivery, redirectTo, client, refresh: refresh === true }));
   }
 
   const router = createRouter();
-  router.post('/v1/login', acceptBody(LoginRequest, login));
+  // An HTML form sends `refresh=true` (or a checked box, `on`) as a string.
+  const prepare = (form: Record<string, unknown>) =>
+    'refresh' in form ? { ...form, refresh: form.refresh === 'true' || form.refresh === 'on' } : form;
+  router.post('/v1/login', acceptBody(LoginRequest, login, prepare));
   return router.openapi(route, (c) => login(c, c.req.valid('json')));
 }
