@@ -19,6 +19,7 @@ import { createServiceRunner } from './services/runner.ts';
 import { createSessionCookies } from './session/cookie.ts';
 import { sessionRoutes } from './session/route.ts';
 import { settingsRoutes } from './settings/route.ts';
+import { recoveryRoutes } from './recovery/route.ts';
 import { randomSecret } from './shared/crypto.ts';
 
 export type { AppDeps, AppEnv } from './app-env.ts';
@@ -127,6 +128,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', loginRoutes(config));
   app.route('/', sessionRoutes(config.session.cookie));
   app.route('/', settingsRoutes());
+  app.route('/', recoveryRoutes(config));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

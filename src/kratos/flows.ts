@@ -161,4 +161,41 @@ export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
       return { kind: 'upstream_error', problem: problemOf(status, body) };
     },
   },
+
+  recovery: {
+    // `email` wins over `code` in Kratos: a code submission never carries an email.
+    payload: (submission) => ('code' in submission ? { method: 'code', code: submission.code } : { method: 'code', email: submission.email }),
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') return { kind: 'unavailable', problem: answer.problem };
+      const { status, body } = answer;
+      if (status >= 500) return { kind: 'unavailable', problem: problemOf(status, body) };
+      // Without feature_flags.use_continue_with_transitions Kratos answers 303s (and a 422
+      // without any token on success): a misconfiguration, reported as upstream_error below.
+      if (status === 200 && body && typeof body.id === 'string') {
+        const ui = body.ui as UiContainer | undefined;
+        const ids = (ui?.messages ?? []).map((m) => m.id);
+        if (body.state === 'passed_challenge') {
+          const token = (Array.isArray(body.continue_with) ? (body.continue_with as Array<Record<string, unknown>>) : []).find(
+            (c) => c.action === 'set_ory_session_token' && typeof c.ory_session_token === 'string',
+          )?.ory_session_token as string | undefined;
+          if (token) return { kind: 'recovered', sessionToken: token };
+          return { kind: 'upstream_error', problem: { status, reason: 'recovery passed without a session token (is feature_flags.use_continue_with_transitions on?)' } };
+        }
+        if (ids.includes(4060006)) return { kind: 'code_invalid' };
+        if (body.state === 'sent_email') return { kind: 'sent', flowId: body.id, ...(typeof body.expires_at === 'string' ? { expiresAt: body.expires_at } : {}) };
+      }
+      const reason = body?.error?.reason ?? '';
+      if (/submitted too often/i.test(reason)) return { kind: 'too_many_attempts' };
+      if (/already used/i.test(reason)) return { kind: 'expired' };
+      const shared = sharedOutcome(body);
+      if (shared) return shared;
+      // 410: expired; 404: a flow Kratos does not know (deleted, or from another Kratos).
+      if (status === 410 || status === 404) return { kind: 'expired' };
+      if (status === 400 && body?.ui) {
+        const errors = flowErrors(body.ui as UiContainer, identifierPointer);
+        if (errors.length > 0) return { kind: 'invalid', errors };
+      }
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
 };

@@ -11,7 +11,7 @@ import type { FieldError } from '../errors.ts';
  * The self-service flows the gateway runs as native (API) flows. Each has an entry in
  * `flows.ts` (its payload and how its answer maps to a result).
  */
-export type FlowType = 'registration' | 'login' | 'settings';
+export type FlowType = 'registration' | 'login' | 'settings' | 'recovery';
 
 /** What the gateway forwards about the client on every native-flow call. */
 export interface ForwardedClient {
@@ -138,6 +138,30 @@ export type SettingsResult =
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
+// --- recovery (issue 13) ---
+/**
+ * A recovery submit: send a code to `email` (only ever to a new flow: an email sent to a
+ * finished recovery flow crashes the Kratos request), or check `code`.
+ */
+export type RecoverySubmission = { email: string } | { code: string };
+
+export type RecoveryResult =
+  /** A code was sent (Kratos answers the same for unknown addresses). */
+  | { kind: 'sent'; flowId: string; expiresAt?: string | undefined }
+  /** The code was right: Kratos signed the identity in (a fresh, privileged, aal1 session). */
+  | { kind: 'recovered'; sessionToken: string }
+  /** A wrong or used code (200 with 4060006). */
+  | { kind: 'code_invalid' }
+  /** 400 "submitted too often": the 6th code submission on a flow always fails. */
+  | { kind: 'too_many_attempts' }
+  /** The flow or the code expired, or the code was already used: a new code is needed. */
+  | { kind: 'expired'; newFlowId?: string }
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'signed_in' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+// --- end recovery ---
+
 export type WhoamiResult =
   | { kind: 'ok'; session: Session }
   | { kind: 'unauthenticated' }
@@ -166,6 +190,7 @@ export interface FlowSubmissions {
   registration: RegistrationSubmission;
   login: LoginSubmission;
   settings: SettingsSubmission;
+  recovery: RecoverySubmission;
 }
 
 /** What each flow type's submit ends in. */
@@ -173,6 +198,7 @@ export interface FlowResults {
   registration: RegistrationResult;
   login: LoginResult;
   settings: SettingsResult;
+  recovery: RecoveryResult;
 }
 
 export interface KratosPort {
