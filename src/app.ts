@@ -19,6 +19,7 @@ import { createServiceRunner } from './services/runner.ts';
 import { createSessionCookies } from './session/cookie.ts';
 import { sessionRoutes } from './session/route.ts';
 import { randomSecret } from './shared/crypto.ts';
+import { verificationRoutes } from './verification/route.ts';
 
 export type { AppDeps, AppEnv } from './app-env.ts';
 
@@ -125,6 +126,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', registrationRoutes(config));
   app.route('/', loginRoutes(config));
   app.route('/', sessionRoutes(config.session.cookie));
+  app.route('/', verificationRoutes(config));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

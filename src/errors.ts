@@ -39,6 +39,11 @@ export const errorCodes = {
   KRATOS_UNAVAILABLE: { status: 503, retryAfter: 5, message: 'The identity service is unavailable; retry later.' },
   UPSTREAM_ERROR: { status: 502, message: 'The identity service answered in an unexpected way.' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed unexpectedly.' },
+  // verification (issue 13): every one of these is answered by requesting a new code
+  VERIFICATION_FLOW_EXPIRED: { status: 410, message: 'The verification flow is unknown or has expired. Request a new code with POST /v1/verification (without `flow`).' },
+  CODE_EXPIRED: { status: 410, message: 'The code has expired. Request a new code with POST /v1/verification.' },
+  CODE_ATTEMPTS_EXCEEDED: { status: 410, message: 'Too many codes were tried on this verification flow. Request a new code with POST /v1/verification (without `flow`).' },
+  VERIFICATION_ALREADY_DONE: { status: 410, message: 'This verification flow has already been completed. To verify again, request a new code with POST /v1/verification.' },
   // field level
   REQUIRED: { message: 'A required value is missing.' },
   INVALID_TYPE: { message: 'The value has the wrong type.' },
@@ -59,6 +64,7 @@ export const errorCodes = {
   PASSWORD_POLICY: { message: 'The password does not meet the password policy.' },
   KRATOS_MESSAGE: { message: 'Kratos reported a problem with the submitted data.' },
   SERVICE_REJECTED: { message: 'An external check declined this value.' },
+  CODE_INVALID: { message: 'The code is wrong or has already been used.' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 interface ErrorCodeEntry {
