@@ -62,7 +62,8 @@ export async function existingAccountAnswer(
     .catch((err: unknown) => log.error('existing_account services failed', { error: err }));
   deps.waitUntil?.(notice);
 
-  const address = valueAtPointer(submission.traits, deps.identifierPointer);
+  // The pointer is into the request body (`/traits/email`).
+  const address = valueAtPointer({ traits: submission.traits }, deps.identifierPointer);
   let verification: SentCode | undefined;
   if (typeof address === 'string') {
     const created = await deps.kratos.createFlow('verification', { ...client, sessionToken: undefined, signal: undefined });
