@@ -21,6 +21,7 @@ import { sessionRoutes } from './session/route.ts';
 import { settingsRoutes } from './settings/route.ts';
 import { recoveryRoutes } from './recovery/route.ts';
 import { randomSecret } from './shared/crypto.ts';
+import { verificationRoutes } from './verification/route.ts';
 
 export type { AppDeps, AppEnv } from './app-env.ts';
 
@@ -129,6 +130,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', sessionRoutes(config.session.cookie));
   app.route('/', settingsRoutes());
   app.route('/', recoveryRoutes(config));
+  app.route('/', verificationRoutes(config));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -46,6 +46,11 @@ export const errorCodes = {
   RECOVERY_EXPIRED: { status: 410, message: 'The recovery flow or its code has expired, or the code was already used. Request a new code with POST /v1/recovery.' },
   RECOVERY_ATTEMPTS_EXCEEDED: { status: 410, message: 'Too many codes were tried on this recovery flow. Request a new code with POST /v1/recovery.' },
   RECOVERY_IN_PROGRESS: { status: 409, retryAfter: 1, message: 'Another request for this recovery flow is still being processed; retry later.' },
+  // verification (issue 13): every one of these is answered by requesting a new code
+  VERIFICATION_FLOW_EXPIRED: { status: 410, message: 'The verification flow is unknown or has expired. Request a new code with POST /v1/verification (without `flow`).' },
+  CODE_EXPIRED: { status: 410, message: 'The code has expired. Request a new code with POST /v1/verification.' },
+  CODE_ATTEMPTS_EXCEEDED: { status: 410, message: 'Too many codes were tried on this verification flow. Request a new code with POST /v1/verification (without `flow`).' },
+  VERIFICATION_ALREADY_DONE: { status: 410, message: 'This verification flow has already been completed. To verify again, request a new code with POST /v1/verification.' },
   // field level
   REQUIRED: { message: 'A required value is missing.' },
   INVALID_TYPE: { message: 'The value has the wrong type.' },

@@ -1,6 +1,6 @@
 import type { ContinueWith, Identity, Session, UiContainer } from '@ory/client';
 import type { FlowResults, FlowSubmissions, FlowType, SessionProblem, UpstreamProblem } from './port.ts';
-import { flowErrors } from './messages.ts';
+import { flowErrors, verificationCodeErrors } from './messages.ts';
 
 /**
  * One entry per native flow: what its submit sends and how Kratos's answer becomes the flow's
@@ -198,4 +198,40 @@ export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
       return { kind: 'upstream_error', problem: problemOf(status, body) };
     },
   },
+
+  // --- verification (issue 13): kratos-facts-2 §1 ---
+  verification: {
+    // `code` wins over `email` in Kratos; the port's submission carries only one of them.
+    payload: (submission) => ('code' in submission ? { method: 'code', code: submission.code } : { method: 'code', email: submission.email }),
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') return { kind: 'unavailable', problem: answer.problem };
+      const { status, body } = answer;
+      if (status >= 500) return { kind: 'unavailable', problem: problemOf(status, body) };
+      // An expired native verification flow is replaced by a *browser* flow (303 to it); the
+      // client can do nothing with it.
+      if (status >= 300 && status < 400) return { kind: 'expired' };
+      if (status === 410 && body?.error?.id === 'self_service_flow_expired') return { kind: 'code_expired' };
+      if (status === 410 && body?.error?.id === 'self_service_flow_replaced') {
+        return { kind: 'replaced', ...(body.use_flow_id ? { newFlowId: body.use_flow_id } : {}) };
+      }
+      // Expired flow read or submit without an error id (410), unknown flow (404), malformed id (400 without ui).
+      if (status === 410 || status === 404 || (status === 400 && !body?.ui)) return { kind: 'expired' };
+      if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
+      const ui = body?.ui as UiContainer | undefined;
+      const state = typeof body?.state === 'string' ? body.state : undefined;
+      if (status === 200 && state === 'passed_challenge') {
+        return { kind: 'verified', continueUrl: typeof ui?.action === 'string' && ui.method === 'GET' ? ui.action : undefined };
+      }
+      // A wrong or used code is 200 with an error message in the flow (not 400).
+      const codeErrors = verificationCodeErrors(ui);
+      if (codeErrors.length > 0) return { kind: 'invalid', errors: codeErrors };
+      if (status === 200 && state === 'sent_email' && typeof body?.id === 'string') return { kind: 'sent', flowId: body.id };
+      if (status === 400 && ui) {
+        const errors = flowErrors(ui, identifierPointer);
+        if (errors.length > 0) return { kind: 'invalid', errors };
+      }
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
+  // --- end verification ---
 };

@@ -11,7 +11,7 @@ import type { FieldError } from '../errors.ts';
  * The self-service flows the gateway runs as native (API) flows. Each has an entry in
  * `flows.ts` (its payload and how its answer maps to a result).
  */
-export type FlowType = 'registration' | 'login' | 'settings' | 'recovery';
+export type FlowType = 'registration' | 'login' | 'verification' | 'settings' | 'recovery';
 
 /** What the gateway forwards about the client on every native-flow call. */
 export interface ForwardedClient {
@@ -161,6 +161,37 @@ export type RecoveryResult =
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 // --- end recovery ---
+// --- verification (issue 13) ---
+/** A verification submit: send (or re-send) a code to `email`, or check `code`. */
+export type VerificationSubmission = { email: string } | { code: string };
+
+export type VerificationResult =
+  /** A code was sent (Kratos answers the same for unknown addresses). */
+  | { kind: 'sent'; flowId: string }
+  /** The code was right: the address is verified. `continueUrl`: where Kratos would send a browser. */
+  | { kind: 'verified'; continueUrl?: string | undefined }
+  /** A wrong or used code (errors at `/code`), or an email Kratos refused (at `/email`). */
+  | { kind: 'invalid'; errors: FieldError[] }
+  /**
+   * The flow expired (Kratos replaces an expired native verification flow by a *browser* flow
+   * and answers 303), or is unknown. The client must ask for a new code.
+   */
+  | { kind: 'expired'; newFlowId?: string }
+  /** The code's own lifespan ran out (410 self_service_flow_expired on the submit). */
+  | { kind: 'code_expired' }
+  /** Kratos replaced the flow (410 self_service_flow_replaced): see `VerificationFlowState`. */
+  | { kind: 'replaced'; newFlowId?: string }
+  | { kind: 'signed_in' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+/** A flow read back (`GET /self-service/<flow>/flows?id=`): its state and message ids. */
+export type GetFlowResult =
+  | { kind: 'ok'; state?: string | undefined; messageIds: number[] }
+  | { kind: 'not_found' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+// --- end verification ---
 
 export type WhoamiResult =
   | { kind: 'ok'; session: Session }
@@ -191,6 +222,7 @@ export interface FlowSubmissions {
   login: LoginSubmission;
   settings: SettingsSubmission;
   recovery: RecoverySubmission;
+  verification: VerificationSubmission;
 }
 
 /** What each flow type's submit ends in. */
@@ -199,6 +231,7 @@ export interface FlowResults {
   login: LoginResult;
   settings: SettingsResult;
   recovery: RecoveryResult;
+  verification: VerificationResult;
 }
 
 export interface KratosPort {
@@ -209,6 +242,8 @@ export interface KratosPort {
   createFlow(flow: FlowType, client: ForwardedClient, options?: CreateFlowOptions): Promise<CreateFlowResult>;
   /** Submits a native flow (`POST /self-service/<flow>?flow=<id>`) and maps Kratos's answer. */
   submitFlow<F extends FlowType>(flow: F, flowId: string, submission: FlowSubmissions[F], client: ForwardedClient): Promise<FlowResults[F]>;
+  /** Reads a native flow back (`GET /self-service/<flow>/flows?id=`), e.g. the replacement Kratos names in `use_flow_id`. */
+  getFlow(flow: FlowType, flowId: string, client: ForwardedClient): Promise<GetFlowResult>;
   /** `GET /sessions/whoami` with the token as X-Session-Token. */
   whoami(token: string, client: ForwardedClient): Promise<WhoamiResult>;
   /** Native logout: revokes the session of `token` (`DELETE /self-service/logout/api`). */
