@@ -7,6 +7,7 @@ import { placeholdersOf } from './services/template.ts';
 import { sessionConfigSchema } from './session/config.ts';
 import { stateConfigSchema } from './state/config.ts';
 import { verificationConfigSchema } from './verification/config.ts';
+import { recoveryConfigSchema } from './recovery/config.ts';
 
 /**
  * The gateway's configuration: one zod schema, fed from YAML + env on Node and from
@@ -100,6 +101,8 @@ export const configSchema = z
     state: stateConfigSchema.prefault({}),
     /** Email verification by code (POST /v1/verification, /v1/verification/code). */
     verification: verificationConfigSchema,
+    /** Recovery by code (POST /v1/recovery, /v1/recovery/code). */
+    recovery: recoveryConfigSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {

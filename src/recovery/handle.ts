@@ -16,12 +16,11 @@ import type { SessionCookies } from '../session/cookie.ts';
  * same handle and code, and no new email. The record's key is SHA-256 of the handle, its
  * fingerprint SHA-256 of the code, and the token is AES-GCM encrypted under a key derived
  * (HKDF) from the handle: the store alone (a dump, a shared Redis) yields neither a usable key
- * nor the token; the handle alone does not pass the code check. It lives `RETRY_WINDOW_MS`
- * (the privileged session ends sooner if Kratos's `privileged_session_max_age` is shorter, and
- * Kratos then refuses the password: RECOVERY_EXPIRED).
+ * nor the token; the handle alone does not pass the code check. It lives
+ * `recovery.retry_window_ms` (the privileged session ends sooner if Kratos's
+ * `privileged_session_max_age` is shorter, and Kratos then refuses the password:
+ * RECOVERY_EXPIRED).
  */
-
-export const RETRY_WINDOW_MS = 10 * 60_000;
 const PREFIX = 'recovery:';
 const encoder = new TextEncoder();
 

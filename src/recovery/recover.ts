@@ -4,9 +4,10 @@ import { AppError, validationError } from '../errors.ts';
 import { kratosFailure } from '../kratos/failure.ts';
 import { performSettings, runNativeFlow } from '../kratos/native-flow.ts';
 import type { ForwardedClient } from '../kratos/port.ts';
-import type { IdempotencyStore } from '../idempotency/store.ts';
+import { StateUnavailableError, type IdempotencyStore } from '../idempotency/store.ts';
 import type { Delivery } from '../session/config.ts';
-import { codeFingerprint, decryptToken, encryptToken, openHandle, retryKey, RETRY_WINDOW_MS, sealHandle } from './handle.ts';
+import type { RecoveryConfig } from './config.ts';
+import { codeFingerprint, decryptToken, encryptToken, openHandle, retryKey, sealHandle } from './handle.ts';
 
 /**
  * Recovery by code, ending signed in with a new password:
@@ -22,22 +23,21 @@ import { codeFingerprint, decryptToken, encryptToken, openHandle, retryKey, RETR
 
 export interface RecoveryDeps extends SessionJobDeps {
   store: IdempotencyStore;
+  config: RecoveryConfig;
 }
 
 /**
  * Kratos takes longer for a known address (it stores a code and queues an email: measured
  * ~70 ms against ~25 ms on the test machine), which would tell an observer which addresses
- * have accounts. The answer is therefore held until at least this long after the request
- * started, for both. A Kratos slower than this (overload) shows through again.
+ * have accounts. The answer is therefore held until at least `recovery.min_answer_ms` after
+ * the request started, for both. A Kratos slower than that (overload) shows through again.
  */
-export const START_MIN_MS = 400;
-
 export async function startRecovery(deps: RecoveryDeps, input: { email: string; client: ForwardedClient }): Promise<{ flow: string }> {
   const started = deps.now();
   try {
     return await sendCode(deps, input);
   } finally {
-    const wait = started + START_MIN_MS - deps.now();
+    const wait = started + deps.config.min_answer_ms - deps.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 }
@@ -87,7 +87,15 @@ export async function completeRecovery(deps: RecoveryDeps, input: CompleteRecove
   if (!flowId) throw new AppError('RECOVERY_EXPIRED', { detail: 'The recovery flow handle is unknown or has expired. Request a new code with POST /v1/recovery.' });
   const client = { ...input.client, sessionToken: undefined };
   const key = await retryKey(input.flow);
-  const begun = await store.begin(key, await codeFingerprint(input.flow, input.code), RETRY_WINDOW_MS);
+  const begun = await store
+    .begin(key, await codeFingerprint(input.flow, input.code), deps.config.retry_window_ms)
+    .catch((err: unknown) => {
+      if (err instanceof StateUnavailableError) {
+        log.error('recovery: the state store is unavailable', { reason: err.cause instanceof Error ? err.cause.message : String(err.cause) });
+        throw new AppError('STATE_UNAVAILABLE', { detail: 'Recovery cannot be completed right now (the shared store is unavailable); the code was not used. Retry later.' });
+      }
+      throw err;
+    });
   let token: string | undefined;
   switch (begun.kind) {
     case 'in_progress':

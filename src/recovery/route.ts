@@ -53,7 +53,7 @@ const complete = createRoute({
   summary: 'Recover with the code and set a new password',
   description:
     'Submits the code, takes the session Kratos issues for the recovered identity, sets `password` through a native settings flow with it, and delivers the session ' +
-    '(token or cookie, as for login). A refused password (field error at `/password`) can be retried with the same `flow` and `code` without a new email, within 10 minutes. ' +
+    '(token or cookie, as for login). A refused password (field error at `/password`) can be retried with the same `flow` and `code` without a new email, within `recovery.retry_window_ms` (10 minutes by default). ' +
     'A wrong code is a field error at `/code` (CODE_INVALID); an expired flow, code or retry window is RECOVERY_EXPIRED; the 6th code tried on one flow is RECOVERY_ATTEMPTS_EXCEEDED.',
   request: { body: { required: true, content: { 'application/json': { schema: CompleteRecoveryRequest } } } },
   responses: {
@@ -78,6 +78,7 @@ export function recoveryRoutes(config: GatewayConfig) {
       cookies: gateway.cookies,
       cookieConfig: config.session.cookie,
       store: await gateway.idempotency(),
+      config: config.recovery,
     };
   };
   const startHandler = async (c: AppContext, body: z.infer<typeof StartRecoveryRequest>) =>
