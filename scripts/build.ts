@@ -5,6 +5,7 @@
  */
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
+import { zodEnglishOnly } from './zod-locales-plugin.ts';
 
 /** Bundles src/runtime/node.ts into `outfile` (tests build their own copy). */
 export async function buildNodeEntry(outfile = 'dist/node.mjs'): Promise<void> {
@@ -18,6 +19,8 @@ export async function buildNodeEntry(outfile = 'dist/node.mjs'): Promise<void> {
     sourcemap: true,
     // CommonJS dependencies (undici) require Node built-ins; give the ESM bundle a `require`.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    // zod's English messages only, as in the Worker (scripts/zod-locales-plugin.ts).
+    plugins: [zodEnglishOnly()],
     logLevel: 'warning',
   });
 }

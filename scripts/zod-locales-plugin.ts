@@ -1,0 +1,28 @@
+import type { Plugin } from 'esbuild';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+
+/**
+ * esbuild plugin: bundles zod's English messages only. `@hono/zod-openapi` hands zod's whole
+ * `z` namespace to zod-to-openapi, so no bundler can tree-shake `z.locales`: every bundle
+ * carried zod's 40-odd translations (255 KiB of the Worker's 591 KiB minified, measured with
+ * an esbuild metafile). The gateway never calls `z.config(z.locales.xx())`; its messages are
+ * its own (src/errors.ts). With this plugin `z.locales` holds `en` alone.
+ */
+export function zodEnglishOnly(): Plugin {
+  const require = createRequire(import.meta.url);
+  const en = require.resolve('zod/v4/locales/en.js').replace(/\.cjs$/, '.js');
+  return {
+    name: 'zod-english-only',
+    setup(build) {
+      build.onResolve({ filter: /\/locales\/index\.js$/ }, (args) =>
+        /[\\/]zod[\\/]/.test(args.importer) ? { path: 'zod-locales-en-only', namespace: 'zod-english-only' } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, () => ({
+        contents: `export { default as en } from ${JSON.stringify(en)};`,
+        loader: 'js',
+        resolveDir: dirname(en),
+      }));
+    },
+  };
+}
