@@ -183,6 +183,29 @@ describe('complete recovery', () => {
   });
 });
 
+describe('expiry', () => {
+  it('an expired code is RECOVERY_EXPIRED (Kratos 410), and a new code works', async () => {
+    const k = await startKratos({ env: { SELFSERVICE_METHODS_CODE_CONFIG_LIFESPAN: '1s' }, log: () => {} });
+    const g = await startTestGateway({ config: { ...config, kratos: { public_url: k.publicUrl, admin_url: k.adminUrl } } });
+    try {
+      const email = uniqueEmail('rec-expired');
+      await signUp(g, email);
+      const { body } = await start(g, email);
+      const c = await code(k, email);
+      await new Promise((r) => setTimeout(r, 1500));
+      const late = await complete(g, { flow: body.flow, code: c, password: NEW_PASSWORD });
+      expect(late.status).toBe(410);
+      expect(late.body.code).toBe('RECOVERY_EXPIRED');
+      const again = await start(g, email);
+      const res = await complete(g, { flow: again.body.flow, code: await code(k, email), password: NEW_PASSWORD });
+      expect(res.status).toBe(200);
+    } finally {
+      await g.close();
+      await k.stop();
+    }
+  }, 60_000);
+});
+
 function inject_main(g: TestGateway) {
   return g.kratos;
 }
