@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { abuseConfigSchema } from './abuse/config.ts';
 import { parseCidr } from './abuse/client-ip.ts';
-import { selfserviceConfigSchema } from './after-jobs/plan.ts';
+import { afterJobPlan, selfserviceConfigSchema } from './after-jobs/plan.ts';
 import { docsConfigSchema, openapiConfigSchema } from './docs/config.ts';
 import { idempotencyConfigSchema } from './idempotency/index.ts';
 import { metricsConfigSchema, tracingConfigSchema } from './observability/config.ts';
@@ -10,6 +10,8 @@ import { registrationConfigSchema } from './registration/config.ts';
 import { placeholdersOf } from './services/template.ts';
 import { sessionConfigSchema } from './session/config.ts';
 import { stateConfigSchema } from './state/config.ts';
+import { verificationConfigSchema } from './verification/config.ts';
+import { recoveryConfigSchema } from './recovery/config.ts';
 
 /**
  * The gateway's configuration: one zod schema, fed from YAML + env on Node and from
@@ -123,6 +125,10 @@ export const configSchema = z
     openapi: openapiConfigSchema.prefault({}),
     /** The API docs page at /docs. */
     docs: docsConfigSchema.prefault({}),
+    /** Email verification by code (POST /v1/verification, /v1/verification/code). */
+    verification: verificationConfigSchema,
+    /** Recovery by code (POST /v1/recovery, /v1/recovery/code). */
+    recovery: recoveryConfigSchema,
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -150,6 +156,19 @@ export const configSchema = z
         }
       }
     }
+    // --- enumeration-safe sign-up (issue 13) ---
+    // A session (or its token) in the answer proves the account was just created, so a sign-up
+    // for an existing address could not answer like a new one.
+    if (cfg.registration.enumeration_safe && afterJobPlan(cfg.selfservice, 'registration').session) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['registration', 'enumeration_safe'],
+        message:
+          'cannot be combined with the session after-job of selfservice.registration (unset, it defaults to [session]): a session in the answer ' +
+          'proves the account is new. Set selfservice.registration.after.password to [] (or a redirect job only)',
+      });
+    }
+    // --- end enumeration-safe sign-up ---
     const traitKeys = new Map<string, string>();
     for (const [name, field] of Object.entries(cfg.registration.fields)) {
       if (field.type === 'number' && field.min !== undefined && field.max !== undefined && field.min > field.max) {

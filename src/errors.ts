@@ -43,6 +43,18 @@ export const errorCodes = {
   // abuse resistance (src/abuse/): Retry-After is computed per answer from the window that ran out
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry after the time given in Retry-After.' },
   LIMITER_UNAVAILABLE: { status: 503, retryAfter: 2, message: 'The request cannot be checked against the rate limits right now (the shared store is unavailable); nothing was done. Retry later.' },
+  // Settings and re-authentication (issue 13).
+  REAUTHENTICATION_REQUIRED: { status: 403, message: 'This change needs a recent sign-in; sign in again with `refresh: true` and retry.' },
+  SECOND_FACTOR_REQUIRED: { status: 403, message: 'This session must complete the second factor first.' },
+  // Recovery (issue 13): both are answered by requesting a new code with POST /v1/recovery.
+  RECOVERY_EXPIRED: { status: 410, message: 'The recovery flow or its code has expired, or the code was already used. Request a new code with POST /v1/recovery.' },
+  RECOVERY_ATTEMPTS_EXCEEDED: { status: 410, message: 'Too many codes were tried on this recovery flow. Request a new code with POST /v1/recovery.' },
+  RECOVERY_IN_PROGRESS: { status: 409, retryAfter: 1, message: 'Another request for this recovery flow is still being processed; retry later.' },
+  // verification (issue 13): every one of these is answered by requesting a new code
+  VERIFICATION_FLOW_EXPIRED: { status: 410, message: 'The verification flow is unknown or has expired. Request a new code with POST /v1/verification (without `flow`).' },
+  CODE_EXPIRED: { status: 410, message: 'The code has expired. Request a new code with POST /v1/verification.' },
+  CODE_ATTEMPTS_EXCEEDED: { status: 410, message: 'Too many codes were tried on this verification flow. Request a new code with POST /v1/verification (without `flow`).' },
+  VERIFICATION_ALREADY_DONE: { status: 410, message: 'This verification flow has already been completed. To verify again, request a new code with POST /v1/verification.' },
   // field level
   REQUIRED: { message: 'A required value is missing.' },
   INVALID_TYPE: { message: 'The value has the wrong type.' },
@@ -63,6 +75,7 @@ export const errorCodes = {
   PASSWORD_POLICY: { message: 'The password does not meet the password policy.' },
   KRATOS_MESSAGE: { message: 'Kratos reported a problem with the submitted data.' },
   SERVICE_REJECTED: { message: 'An external check declined this value.' },
+  CODE_INVALID: { message: 'The code is wrong or has already been used.' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 interface ErrorCodeEntry {

@@ -1,7 +1,7 @@
-import type { Identity, Session } from '@ory/client';
+import type { Identity, Session, UiContainer } from '@ory/client';
 import { TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from '../shared/http.ts';
-import { nativeFlows, problemOf, type FlowAnswer, type FlowAnswerBody, type KratosErrorBody } from './flows.ts';
-import type { ActionResult, CreateFlowResult, ForwardedClient, KratosPort, KratosVersionResult, UpstreamProblem } from './port.ts';
+import { nativeFlows, problemOf, sessionProblemOf, type FlowAnswer, type FlowAnswerBody, type KratosErrorBody } from './flows.ts';
+import type { ActionResult, CreateFlowOptions, CreateFlowResult, ForwardedClient, GetFlowResult, KratosPort, KratosVersionResult, UpstreamProblem } from './port.ts';
 
 /**
  * The Kratos port over HTTP. Every native flow goes through `createFlow` and `submitFlow`;
@@ -69,11 +69,20 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
     const down = unavailableOrNull(res);
     if (down) return down;
     const r = res as HttpResponse;
-    const body = parseJson(r.body) as (KratosErrorBody & { id?: string; issued_at?: string }) | undefined;
+    const body = parseJson(r.body) as (KratosErrorBody & { id?: string; issued_at?: string; identity?: Identity }) | undefined;
     if (r.status === 200 && typeof body?.id === 'string') {
-      return { kind: 'flow', flowId: body.id, ...(typeof body.issued_at === 'string' ? { issuedAt: body.issued_at } : {}) };
+      return {
+        kind: 'flow',
+        flowId: body.id,
+        ...(typeof body.issued_at === 'string' ? { issuedAt: body.issued_at } : {}),
+        ...(body.ui && typeof body.ui === 'object' ? { ui: body.ui as UiContainer } : {}),
+        ...(body.identity && typeof body.identity === 'object' ? { identity: body.identity } : {}),
+      };
     }
     if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
+    // Settings (and login refresh/aal2) judge the session sent as X-Session-Token.
+    const sessionProblem = sessionProblemOf(r.status, body);
+    if (sessionProblem) return sessionProblem;
     return { kind: 'upstream_error', problem: problemOf(r.status, body) };
   }
 
@@ -109,7 +118,13 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
   });
 
   return {
-    createFlow: (flow, client) => createFlow(`/self-service/${flow}/api`, client),
+    createFlow: (flow, client, opts?: CreateFlowOptions) => {
+      const query = new URLSearchParams();
+      if (opts?.refresh) query.set('refresh', 'true');
+      if (opts?.aal) query.set('aal', opts.aal);
+      const qs = query.toString();
+      return createFlow(`/self-service/${flow}/api${qs ? `?${qs}` : ''}`, client);
+    },
 
     async submitFlow(flow, flowId, submission, client) {
       const spec = nativeFlows[flow];
@@ -124,6 +139,25 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
       });
       const answer: FlowAnswer = isProblem(res) ? { kind: 'no_answer', problem: res } : { kind: 'answer', status: res.status, body: parseJson(res.body) as FlowAnswerBody };
       return spec.mapAnswer(answer, identifierPointer);
+    },
+
+    async getFlow(flow, flowId, client): Promise<GetFlowResult> {
+      const res = await call({
+        method: 'GET',
+        origin: options.publicUrl,
+        path: `/self-service/${flow}/flows?id=${encodeURIComponent(flowId)}`,
+        headers: nativeHeaders({ ...client, sessionToken: undefined }, false),
+        signal: client.signal,
+      });
+      const down = unavailableOrNull(res);
+      if (down) return down;
+      const r = res as HttpResponse;
+      const body = parseJson(r.body) as (KratosErrorBody & { state?: unknown; ui?: { messages?: Array<{ id: number }> } }) | undefined;
+      if (r.status === 200 && body) {
+        return { kind: 'ok', ...(typeof body.state === 'string' ? { state: body.state } : {}), messageIds: (body.ui?.messages ?? []).map((m) => m.id) };
+      }
+      if (r.status === 404 || r.status === 410 || (r.status >= 300 && r.status < 400)) return { kind: 'not_found' };
+      return { kind: 'upstream_error', problem: problemOf(r.status, body) };
     },
 
     async whoami(token, client) {

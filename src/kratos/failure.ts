@@ -2,7 +2,7 @@ import { AppError, validationError, type FieldError } from '../errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { LostAnswerResolution } from './lost-answer.ts';
 import { identifierTakenError } from './messages.ts';
-import type { UpstreamProblem } from './port.ts';
+import type { SessionProblem, UpstreamProblem } from './port.ts';
 
 /**
  * The one mapping of failed Kratos calls to the client's answer, for every flow and call
@@ -16,6 +16,7 @@ export type KratosFailure =
   | { kind: 'invalid_credentials' }
   | { kind: 'signed_in' }
   | { kind: 'expired'; newFlowId?: string }
+  | SessionProblem
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
@@ -28,6 +29,12 @@ export function kratosFailure(log: Logger, during: string, failure: KratosFailur
       return new AppError('INVALID_CREDENTIALS');
     case 'signed_in':
       return new AppError('SESSION_ALREADY_AVAILABLE');
+    case 'unauthenticated':
+      return new AppError('UNAUTHENTICATED');
+    case 'refresh_required':
+      return new AppError('REAUTHENTICATION_REQUIRED');
+    case 'aal2_required':
+      return new AppError('SECOND_FACTOR_REQUIRED');
     case 'expired':
       log.warn(`${during} flow expired twice in a row`);
       return new AppError('FLOW_EXPIRED');

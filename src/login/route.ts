@@ -17,6 +17,11 @@ const LoginRequest = z
   .strictObject({
     identifier: z.string().min(1).max(320).openapi({ example: 'ada@example.com' }),
     password: z.string().min(1).max(4096),
+    refresh: z.boolean().optional().openapi({
+      description:
+        'Re-authenticate the session sent with the request (cookie, Bearer or X-Session-Token) instead of starting a new one (Kratos `refresh=true`): ' +
+        'the same session becomes recent again (privileged for settings) and is returned in the same delivery mode. The identifier must belong to that session.',
+    }),
   })
   .openapi('LoginRequest');
 
@@ -39,7 +44,8 @@ const route = createRoute({
   summary: 'Sign in in one request',
   description:
     'Creates and submits a Kratos native login flow, then replays the login after-jobs (session, revoke_active_sessions, redirect). ' +
-    'A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer.',
+    'A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer. ' +
+    'With a session and without `refresh: true`: SESSION_ALREADY_AVAILABLE; with `refresh: true`, the session is re-authenticated (after a REAUTHENTICATION_REQUIRED from settings).',
   request: {
     query: z.object({ return_to: z.string().optional() }),
     body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
@@ -50,7 +56,7 @@ const route = createRoute({
     problems: {
       // 429 RATE_LIMITED comes with flowResponses (login is rate limited, src/abuse/).
       400: problem('Invalid input, a session was sent, or return_to is not allowed'),
-      401: problem('Wrong identifier or password (INVALID_CREDENTIALS)'),
+      401: problem('Wrong identifier or password (INVALID_CREDENTIALS); or `refresh: true` without a valid session'),
       413: problem('The body is too large (PAYLOAD_TOO_LARGE)'),
       503: problem('Kratos is unavailable; retry after `Retry-After`', 'Retry-After'),
     },
@@ -69,11 +75,12 @@ export function loginRoutes(config: GatewayConfig) {
     const client = await forwardedClient(c);
     const deps: SignInDeps = { kratos: gateway.kratos, log, now: gateway.now, cookies: gateway.cookies, cookieConfig: config.session.cookie, plan };
     // Abuse resistance (src/abuse/): rate limits, then the brute-force block and equal timing.
-    await enforceRateLimit(c, 'login', body.identifier);
-    const attempt = await beginLoginAttempt(c, body.identifier);
+    const { refresh, ...submission } = body;
+    await enforceRateLimit(c, 'login', submission.identifier);
+    const attempt = await beginLoginAttempt(c, submission.identifier);
     let outcome: Awaited<ReturnType<typeof signIn>>;
     try {
-      outcome = await signIn(deps, { submission: body, delivery, redirectTo, client });
+      outcome = await signIn(deps, { submission, delivery, redirectTo, client, refresh: refresh === true });
     } catch (err) {
       if (err instanceof AppError && err.code === 'INVALID_CREDENTIALS') await attempt.failed();
       throw err;
@@ -83,6 +90,9 @@ export function loginRoutes(config: GatewayConfig) {
   }
 
   const router = createRouter();
-  router.post('/v1/login', acceptBody(LoginRequest, login));
+  // An HTML form sends `refresh=true` (or a checked box, `on`) as a string.
+  const prepare = (form: Record<string, unknown>) =>
+    'refresh' in form ? { ...form, refresh: form.refresh === 'true' || form.refresh === 'on' } : form;
+  router.post('/v1/login', acceptBody(LoginRequest, login, prepare));
   return router.openapi(route, (c) => login(c, c.req.valid('json')));
 }
