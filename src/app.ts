@@ -9,11 +9,13 @@ import { AppError, problemResponse } from './errors.ts';
 import { healthRoutes } from './health/route.ts';
 import { encryptingStore } from './idempotency/encrypting-store.ts';
 import { createMemoryIdempotencyStore, type IdempotencyStore } from './idempotency/store.ts';
+import { loginCodeRoutes } from './login/code-route.ts';
 import { loginRoutes } from './login/route.ts';
 import { bodyProblem } from './middleware/body.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { originGuard } from './middleware/origin-guard.ts';
 import { registrationRoutes } from './registration/route.ts';
+import { secondFactorRoutes } from './second-factor/route.ts';
 import { createMemoryRetryQueue, runnerExecutor } from './services/retry-queue.ts';
 import { createServiceRunner } from './services/runner.ts';
 import { createSessionCookies } from './session/cookie.ts';
@@ -125,6 +127,9 @@ export function createApp(deps: AppDeps) {
   app.route('/', registrationRoutes(config));
   app.route('/', loginRoutes(config));
   app.route('/', sessionRoutes(config.session.cookie));
+  // second factor and passwordless code (issue 14)
+  app.route('/', secondFactorRoutes(config));
+  app.route('/', loginCodeRoutes(config));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

@@ -39,6 +39,18 @@ export const errorCodes = {
   KRATOS_UNAVAILABLE: { status: 503, retryAfter: 5, message: 'The identity service is unavailable; retry later.' },
   UPSTREAM_ERROR: { status: 502, message: 'The identity service answered in an unexpected way.' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed unexpectedly.' },
+  // second factor and passwordless code (issue 14)
+  SECOND_FACTOR_REQUIRED: {
+    status: 401,
+    message: 'The password (or code) was right; this account also needs a second factor. Send one of `methods` with `handle` to POST /v1/login/second-factor.',
+  },
+  STEP_UP_REQUIRED: {
+    status: 403,
+    message: 'This session must be confirmed with a second factor first: POST /v1/login/second-factor with the session and a TOTP or backup code.',
+  },
+  HANDLE_INVALID: { status: 400, message: 'The handle is invalid or has expired; start again.' },
+  CODE_ATTEMPTS_EXHAUSTED: { status: 400, message: 'Too many codes were tried for this request; ask for a new code.' },
+  CODE_EXPIRED: { status: 400, message: 'The code has expired; ask for a new code.' },
   // field level
   REQUIRED: { message: 'A required value is missing.' },
   INVALID_TYPE: { message: 'The value has the wrong type.' },
@@ -59,6 +71,8 @@ export const errorCodes = {
   PASSWORD_POLICY: { message: 'The password does not meet the password policy.' },
   KRATOS_MESSAGE: { message: 'Kratos reported a problem with the submitted data.' },
   SERVICE_REJECTED: { message: 'An external check declined this value.' },
+  INVALID_CODE: { message: 'The code is invalid.' },
+  METHOD_NOT_ENROLLED: { message: 'This second factor is not set up for the account.' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 interface ErrorCodeEntry {
@@ -94,6 +108,8 @@ export interface AppErrorOptions {
   detail?: string;
   errors?: FieldError[];
   headers?: Record<string, string>;
+  /** Extra members of the problem document (RFC 9457 §3.2), e.g. `handle` and `methods`. */
+  extensions?: Record<string, unknown>;
 }
 
 /**
@@ -105,6 +121,7 @@ export class AppError extends Error {
   readonly detail: string;
   readonly errors: FieldError[];
   readonly headers: Record<string, string>;
+  readonly extensions: Record<string, unknown>;
 
   constructor(
     readonly code: RequestErrorCode,
@@ -117,6 +134,7 @@ export class AppError extends Error {
     this.status = entry.status ?? 500;
     this.detail = detail;
     this.errors = options.errors ?? [];
+    this.extensions = options.extensions ?? {};
     this.headers = entry.retryAfter === undefined ? { ...options.headers } : { 'Retry-After': String(entry.retryAfter), ...options.headers };
   }
 }
@@ -155,6 +173,7 @@ export interface ProblemDocument {
 
 export function toProblem(err: AppError, requestId: string): ProblemDocument {
   return {
+    ...err.extensions,
     type: `urn:kratos-bff:problem:${err.code.toLowerCase().replaceAll('_', '-')}`,
     title: titles[err.status] ?? 'Error',
     status: err.status,

@@ -69,9 +69,10 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
     const down = unavailableOrNull(res);
     if (down) return down;
     const r = res as HttpResponse;
-    const body = parseJson(r.body) as (KratosErrorBody & { id?: string; issued_at?: string }) | undefined;
+    const body = parseJson(r.body) as (KratosErrorBody & { id?: string; issued_at?: string; ui?: { nodes?: Array<{ group?: unknown }> | null } }) | undefined;
     if (r.status === 200 && typeof body?.id === 'string') {
-      return { kind: 'flow', flowId: body.id, ...(typeof body.issued_at === 'string' ? { issuedAt: body.issued_at } : {}) };
+      const groups = [...new Set((body.ui?.nodes ?? []).map((n) => n.group).filter((g): g is string => typeof g === 'string'))];
+      return { kind: 'flow', flowId: body.id, ...(typeof body.issued_at === 'string' ? { issuedAt: body.issued_at } : {}), groups };
     }
     if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
     return { kind: 'upstream_error', problem: problemOf(r.status, body) };
@@ -95,14 +96,17 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
   });
 
   return {
-    createFlow: (flow, client) => createFlow(`/self-service/${flow}/api`, client),
+    createFlow: (flow, client) => {
+      const spec = nativeFlows[flow];
+      return createFlow(`/self-service/${spec.kratosFlow ?? flow}/api${spec.createQuery ? `?${spec.createQuery}` : ''}`, client);
+    },
 
     async submitFlow(flow, flowId, submission, client) {
       const spec = nativeFlows[flow];
       const res = await call({
         method: 'POST',
         origin: options.publicUrl,
-        path: `/self-service/${flow}?flow=${encodeURIComponent(flowId)}`,
+        path: `/self-service/${spec.kratosFlow ?? flow}?flow=${encodeURIComponent(flowId)}`,
         headers: nativeHeaders(client, true),
         body: JSON.stringify(spec.payload(submission)),
         // No signal here on purpose: a submit cut short may still have done its work (a
@@ -124,7 +128,9 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
       const r = res as HttpResponse;
       const body = parseJson(r.body) as (KratosErrorBody & Partial<Session>) | undefined;
       if (r.status === 200 && typeof body?.id === 'string') return { kind: 'ok', session: body as Session };
-      // 401 carries no error id (Kratos wraps it); 403 is an AAL the gateway does not step up.
+      // A valid session below the required AAL: the client can step up (issue 14).
+      if (r.status === 403 && body?.error?.id === 'session_aal2_required') return { kind: 'aal2_required' };
+      // 401 carries no error id (Kratos wraps it).
       if (r.status === 401 || r.status === 403) return { kind: 'unauthenticated' };
       return { kind: 'upstream_error', problem: problemOf(r.status, body) };
     },

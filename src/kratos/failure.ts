@@ -17,7 +17,9 @@ export type KratosFailure =
   | { kind: 'signed_in' }
   | { kind: 'expired'; newFlowId?: string }
   | { kind: 'unavailable'; problem: UpstreamProblem }
-  | { kind: 'upstream_error'; problem: UpstreamProblem };
+  | { kind: 'upstream_error'; problem: UpstreamProblem }
+  /** A valid session below the AAL Kratos requires (issue 14). */
+  | { kind: 'aal2_required' };
 
 /** `during` names the flow or call in the log line (`registration`, `login`, `whoami`, …). */
 export function kratosFailure(log: Logger, during: string, failure: KratosFailure): AppError {
@@ -37,6 +39,8 @@ export function kratosFailure(log: Logger, during: string, failure: KratosFailur
     case 'upstream_error':
       log.error(`unexpected kratos answer during ${during}`, { upstream: failure.problem });
       return new AppError('UPSTREAM_ERROR');
+    case 'aal2_required':
+      return new AppError('STEP_UP_REQUIRED');
   }
 }
 

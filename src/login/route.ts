@@ -9,6 +9,7 @@ import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
 import { flowProblemResponses, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
+import { handleSealerFor } from '../second-factor/handle.ts';
 import { signIn, type SignInDeps } from './sign-in.ts';
 
 const LoginRequest = z
@@ -44,7 +45,12 @@ const route = createRoute({
     200: { description: 'Signed in', content: { 'application/json': { schema: LoginResponse } } },
     303: { description: 'Signed in (HTML form post): redirect' },
     400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
-    401: { description: 'Wrong identifier or password', content: problemContent },
+    401: {
+      description:
+        'Wrong identifier or password (INVALID_CREDENTIALS), or the account needs a second factor (SECOND_FACTOR_REQUIRED: the problem document ' +
+        'carries `handle`, `methods` and `handle_expires_at`; continue with POST /v1/login/second-factor)',
+      content: problemContent,
+    },
     415: { description: 'Body is neither JSON nor an HTML form', content: problemContent },
     503: { description: 'Kratos is unavailable', content: problemContent },
   },
@@ -60,7 +66,15 @@ export function loginRoutes(config: GatewayConfig) {
     const redirectTo = resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log);
     const delivery = chooseDelivery(c);
     const client = await forwardedClient(c);
-    const deps: SignInDeps = { kratos: gateway.kratos, log, now: gateway.now, cookies: gateway.cookies, cookieConfig: config.session.cookie, plan };
+    const deps: SignInDeps = {
+      kratos: gateway.kratos,
+      log,
+      now: gateway.now,
+      cookies: gateway.cookies,
+      cookieConfig: config.session.cookie,
+      plan,
+      handles: handleSealerFor(config),
+    };
     return respondWithOutcome(c, await signIn(deps, { submission: body, delivery, redirectTo, client }));
   }
 
