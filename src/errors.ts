@@ -39,15 +39,11 @@ export const errorCodes = {
   KRATOS_UNAVAILABLE: { status: 503, retryAfter: 5, message: 'The identity service is unavailable; retry later.' },
   UPSTREAM_ERROR: { status: 502, message: 'The identity service answered in an unexpected way.' },
   INTERNAL_ERROR: { status: 500, message: 'The gateway failed unexpectedly.' },
-  // second factor and passwordless code (issue 14)
-  SECOND_FACTOR_REQUIRED: {
-    status: 401,
-    message: 'The password (or code) was right; this account also needs a second factor. Send one of `methods` with `handle` to POST /v1/login/second-factor.',
-  },
-  STEP_UP_REQUIRED: {
-    status: 403,
-    message: 'This session must be confirmed with a second factor first: POST /v1/login/second-factor with the session and a TOTP or backup code.',
-  },
+  // Settings and re-authentication (issue 13).
+  REAUTHENTICATION_REQUIRED: { status: 403, message: 'This change needs a recent sign-in; sign in again with `refresh: true` and retry.' },
+  SECOND_FACTOR_REQUIRED: { status: 403, message: 'This session must complete the second factor first.' },
+  // second factor and passwordless code (issue 14); SECOND_FACTOR_REQUIRED (above) also answers a login
+  // whose account has a second factor, with `handle` and `methods`.
   HANDLE_INVALID: { status: 400, message: 'The handle is invalid or has expired; start again.' },
   CODE_ATTEMPTS_EXHAUSTED: { status: 400, message: 'Too many codes were tried for this request; ask for a new code.' },
   CODE_EXPIRED: { status: 400, message: 'The code has expired; ask for a new code.' },

@@ -1,7 +1,7 @@
-import type { Identity, Session } from '@ory/client';
+import type { Identity, Session, UiContainer } from '@ory/client';
 import { TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from '../shared/http.ts';
-import { nativeFlows, problemOf, type FlowAnswer, type FlowAnswerBody, type KratosErrorBody } from './flows.ts';
-import type { ActionResult, CreateFlowResult, ForwardedClient, KratosPort, UpstreamProblem } from './port.ts';
+import { nativeFlows, problemOf, sessionProblemOf, type FlowAnswer, type FlowAnswerBody, type KratosErrorBody } from './flows.ts';
+import type { ActionResult, CreateFlowOptions, CreateFlowResult, ForwardedClient, KratosPort, UpstreamProblem } from './port.ts';
 
 /**
  * The Kratos port over HTTP. Every native flow goes through `createFlow` and `submitFlow`;
@@ -69,12 +69,20 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
     const down = unavailableOrNull(res);
     if (down) return down;
     const r = res as HttpResponse;
-    const body = parseJson(r.body) as (KratosErrorBody & { id?: string; issued_at?: string; ui?: { nodes?: Array<{ group?: unknown }> | null } }) | undefined;
+    const body = parseJson(r.body) as (KratosErrorBody & { id?: string; issued_at?: string; identity?: Identity }) | undefined;
     if (r.status === 200 && typeof body?.id === 'string') {
-      const groups = [...new Set((body.ui?.nodes ?? []).map((n) => n.group).filter((g): g is string => typeof g === 'string'))];
-      return { kind: 'flow', flowId: body.id, ...(typeof body.issued_at === 'string' ? { issuedAt: body.issued_at } : {}), groups };
+      return {
+        kind: 'flow',
+        flowId: body.id,
+        ...(typeof body.issued_at === 'string' ? { issuedAt: body.issued_at } : {}),
+        ...(body.ui && typeof body.ui === 'object' ? { ui: body.ui as UiContainer } : {}),
+        ...(body.identity && typeof body.identity === 'object' ? { identity: body.identity } : {}),
+      };
     }
     if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
+    // Settings (and login refresh/aal2) judge the session sent as X-Session-Token.
+    const sessionProblem = sessionProblemOf(r.status, body);
+    if (sessionProblem) return sessionProblem;
     return { kind: 'upstream_error', problem: problemOf(r.status, body) };
   }
 
@@ -96,9 +104,13 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
   });
 
   return {
-    createFlow: (flow, client) => {
+    createFlow: (flow, client, opts?: CreateFlowOptions) => {
       const spec = nativeFlows[flow];
-      return createFlow(`/self-service/${spec.kratosFlow ?? flow}/api${spec.createQuery ? `?${spec.createQuery}` : ''}`, client);
+      const query = new URLSearchParams(spec.createQuery ?? '');
+      if (opts?.refresh) query.set('refresh', 'true');
+      if (opts?.aal) query.set('aal', opts.aal);
+      const qs = query.toString();
+      return createFlow(`/self-service/${spec.kratosFlow ?? flow}/api${qs ? `?${qs}` : ''}`, client);
     },
 
     async submitFlow(flow, flowId, submission, client) {

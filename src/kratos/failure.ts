@@ -2,7 +2,7 @@ import { AppError, validationError, type FieldError } from '../errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { LostAnswerResolution } from './lost-answer.ts';
 import { identifierTakenError } from './messages.ts';
-import type { UpstreamProblem } from './port.ts';
+import type { SessionProblem, UpstreamProblem } from './port.ts';
 
 /**
  * The one mapping of failed Kratos calls to the client's answer, for every flow and call
@@ -16,10 +16,9 @@ export type KratosFailure =
   | { kind: 'invalid_credentials' }
   | { kind: 'signed_in' }
   | { kind: 'expired'; newFlowId?: string }
+  | SessionProblem
   | { kind: 'unavailable'; problem: UpstreamProblem }
-  | { kind: 'upstream_error'; problem: UpstreamProblem }
-  /** A valid session below the AAL Kratos requires (issue 14). */
-  | { kind: 'aal2_required' };
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
 
 /** `during` names the flow or call in the log line (`registration`, `login`, `whoami`, …). */
 export function kratosFailure(log: Logger, during: string, failure: KratosFailure): AppError {
@@ -30,6 +29,12 @@ export function kratosFailure(log: Logger, during: string, failure: KratosFailur
       return new AppError('INVALID_CREDENTIALS');
     case 'signed_in':
       return new AppError('SESSION_ALREADY_AVAILABLE');
+    case 'unauthenticated':
+      return new AppError('UNAUTHENTICATED');
+    case 'refresh_required':
+      return new AppError('REAUTHENTICATION_REQUIRED');
+    case 'aal2_required':
+      return new AppError('SECOND_FACTOR_REQUIRED');
     case 'expired':
       log.warn(`${during} flow expired twice in a row`);
       return new AppError('FLOW_EXPIRED');
@@ -39,8 +44,6 @@ export function kratosFailure(log: Logger, during: string, failure: KratosFailur
     case 'upstream_error':
       log.error(`unexpected kratos answer during ${during}`, { upstream: failure.problem });
       return new AppError('UPSTREAM_ERROR');
-    case 'aal2_required':
-      return new AppError('STEP_UP_REQUIRED');
   }
 }
 

@@ -1,6 +1,6 @@
 import type { ContinueWith, Identity, Session, UiContainer } from '@ory/client';
 import type { FieldError } from '../errors.ts';
-import type { FlowResults, FlowSubmissions, FlowType, UpstreamProblem } from './port.ts';
+import type { FlowResults, FlowSubmissions, FlowType, SessionProblem, UpstreamProblem } from './port.ts';
 import { flowErrors } from './messages.ts';
 
 /**
@@ -53,6 +53,20 @@ function sharedOutcome(body: KratosErrorBody | undefined): { kind: 'expired'; ne
   return undefined;
 }
 
+/**
+ * Kratos's answers about the session sent as X-Session-Token (settings, login refresh/aal2):
+ * 401 (`session_inactive`, or no id at all), 401 `session_aal1_required` (aal2 asked without a
+ * session), 403 `session_refresh_required`, 403 `session_aal2_required`. Their
+ * `redirect_browser_to` points at browser pages and is dropped.
+ */
+export function sessionProblemOf(status: number, body: KratosErrorBody | undefined): SessionProblem | undefined {
+  const id = body?.error?.id;
+  if (id === 'session_refresh_required') return { kind: 'refresh_required' };
+  if (id === 'session_aal2_required') return { kind: 'aal2_required' };
+  if (status === 401 && (id === undefined || id === 'session_inactive' || id === 'session_aal1_required')) return { kind: 'unauthenticated' };
+  return undefined;
+}
+
 export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
   registration: {
     payload(submission) {
@@ -99,7 +113,7 @@ export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
       if (status === 200 && body?.session && typeof body.session_token === 'string') {
         return { kind: 'ok', session: body.session as Session, sessionToken: body.session_token };
       }
-      const shared = sharedOutcome(body);
+      const shared = sharedOutcome(body) ?? sessionProblemOf(status, body);
       if (shared) return shared;
       if (status === 400 && body?.ui) {
         const ui = body.ui as UiContainer;
@@ -112,6 +126,42 @@ export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
         if ((ui.messages ?? []).some((m) => m.id === 4000001 && /valid session was detected/i.test(m.text))) return { kind: 'signed_in' };
         const errors = flowErrors(ui, identifierPointer);
         if (errors.length > 0) return { kind: 'invalid', errors };
+      }
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
+
+  settings: {
+    payload(submission) {
+      const payload: Record<string, unknown> = { ...submission.fields, method: submission.method };
+      if (submission.transientPayload && Object.keys(submission.transientPayload).length > 0) {
+        payload.transient_payload = submission.transientPayload;
+      }
+      return payload;
+    },
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') return { kind: 'unavailable', problem: answer.problem };
+      const { status, body } = answer;
+      if (status >= 500) return { kind: 'unavailable', problem: problemOf(status, body) };
+      // 200 is `success`, or `show_form` for steps that save nothing (lookup regenerate/reveal).
+      if (status === 200 && body && typeof body.id === 'string') {
+        return {
+          kind: 'ok',
+          flowId: body.id,
+          state: typeof body.state === 'string' ? body.state : '',
+          identity: (body.identity as Identity | undefined) ?? undefined,
+          ui: (body.ui as UiContainer | undefined) ?? undefined,
+          continueWith: Array.isArray(body.continue_with) ? (body.continue_with as ContinueWith[]) : [],
+        };
+      }
+      // 403 session_refresh_required / session_aal2_required, 401 session_inactive. The
+      // profile method's 403 also sets a continuity cookie; the port never passes it on.
+      const shared = sharedOutcome(body) ?? sessionProblemOf(status, body);
+      if (shared && shared.kind !== 'signed_in') return shared;
+      if (status === 400 && body?.ui) {
+        const ui = body.ui as UiContainer;
+        const errors = flowErrors(ui, identifierPointer);
+        if (errors.length > 0) return { kind: 'invalid', errors, ui };
       }
       return { kind: 'upstream_error', problem: problemOf(status, body) };
     },

@@ -1,4 +1,4 @@
-import type { CreateFlowResult, FlowResults, FlowSubmissions, FlowType, ForwardedClient, KratosPort, RegistrationResult } from './port.ts';
+import type { CreateFlowOptions, CreateFlowResult, FlowResults, FlowSubmissions, FlowType, ForwardedClient, KratosPort, RegistrationResult } from './port.ts';
 
 type NotAFlow = Exclude<CreateFlowResult, { kind: 'flow' }>;
 type CreatedFlow = Extract<CreateFlowResult, { kind: 'flow' }>;
@@ -16,12 +16,12 @@ export async function runNativeFlow<F extends FlowType, R extends { kind: string
   flow: F,
   submission: FlowSubmissions[F],
   client: ForwardedClient,
-  options: { onExpired?: () => void; decorate?: (result: FlowResults[F], created: CreatedFlow) => R } = {},
+  options: { onExpired?: () => void; decorate?: (result: FlowResults[F], created: CreatedFlow) => R; create?: CreateFlowOptions } = {},
 ): Promise<R | NotAFlow> {
   let result: R | undefined;
   for (let attempt = 0; attempt < 2; attempt++) {
     if (attempt > 0) options.onExpired?.();
-    const created = await kratos.createFlow(flow, client);
+    const created = await kratos.createFlow(flow, client, options.create);
     if (created.kind !== 'flow') return created;
     const submitted = await kratos.submitFlow(flow, created.flowId, submission, client);
     result = options.decorate ? options.decorate(submitted, created) : (submitted as unknown as R);
@@ -57,4 +57,18 @@ export function performLogin(
   onExpired: () => void = () => {},
 ): Promise<FlowResults['login']> {
   return runNativeFlow(kratos, 'login', submission, client, { onExpired });
+}
+
+/**
+ * A native settings flow in one go (create + submit, with expiry replay), as the identity of
+ * `client.sessionToken` (sent as X-Session-Token on both calls). Any settings method: see
+ * `SettingsSubmission`.
+ */
+export function performSettings(
+  kratos: KratosPort,
+  submission: FlowSubmissions['settings'],
+  client: ForwardedClient,
+  onExpired: () => void = () => {},
+): Promise<FlowResults['settings'] | NotAFlow> {
+  return runNativeFlow(kratos, 'settings', submission, client, { onExpired });
 }

@@ -1,4 +1,4 @@
-import type { ContinueWith, Identity, Session } from '@ory/client';
+import type { ContinueWith, Identity, Session, UiContainer } from '@ory/client';
 import type { FieldError } from '../errors.ts';
 
 /**
@@ -11,7 +11,7 @@ import type { FieldError } from '../errors.ts';
  * The self-service flows the gateway runs as native (API) flows. Each has an entry in
  * `flows.ts` (its payload and how its answer maps to a result).
  */
-export type FlowType = 'registration' | 'login' | SecondFactorFlowType;
+export type FlowType = 'registration' | 'login' | 'settings' | SecondFactorFlowType;
 
 /**
  * Second factor and passwordless code (issue 14). `login_second_factor` is Kratos's login flow
@@ -45,14 +45,35 @@ export interface UpstreamProblem {
   sent?: boolean;
 }
 
+/**
+ * Answers of calls made with the client's session (settings, login `refresh`/`aal2`):
+ * `unauthenticated` (401: no/invalid session), `refresh_required` (403
+ * `session_refresh_required`: the session is older than
+ * `selfservice.flows.settings.privileged_session_max_age`), `aal2_required` (403
+ * `session_aal2_required`: the identity has a second factor the session has not used).
+ */
+export type SessionProblem = { kind: 'unauthenticated' } | { kind: 'refresh_required' } | { kind: 'aal2_required' };
+
+/** Query parameters of a flow creation (`GET /self-service/<flow>/api?...`). */
+export interface CreateFlowOptions {
+  /** Login: re-authenticate the session sent as X-Session-Token (Kratos `refresh=true`). */
+  refresh?: boolean;
+  /** Login: step the session sent as X-Session-Token up to this level (Kratos `aal=aal2`). */
+  aal?: 'aal2';
+}
+
 export type CreateFlowResult =
   | {
       kind: 'flow';
       flowId: string;
       /** Kratos's `issued_at`, on Kratos's clock. */ issuedAt?: string;
-      /** The distinct `ui.nodes[].group` values of the new flow (e.g. `totp`, `lookup_secret`). */ groups?: string[];
+      /** The new flow's form (settings: TOTP secret/QR nodes, pre-filled traits). */
+      ui?: UiContainer;
+      /** Settings flows: the session's identity (traits, no credentials). */
+      identity?: Identity;
     }
   | { kind: 'signed_in' }
+  | SessionProblem
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
@@ -73,6 +94,8 @@ export type RegistrationResult =
   | { kind: 'invalid'; errors: FieldError[] }
   | { kind: 'expired'; newFlowId?: string }
   | { kind: 'signed_in' }
+  /** Never from a registration submit; only its flow creation could say so. */
+  | SessionProblem
   /**
    * The submit went out but no usable answer came back (timeout, connection lost, 5xx): Kratos
    * may or may not have created the identity. The caller must find out before answering.
@@ -92,6 +115,33 @@ export type LoginResult =
   | { kind: 'invalid'; errors: FieldError[] }
   | { kind: 'expired'; newFlowId?: string }
   | { kind: 'signed_in' }
+  /** Only for a submit carrying the client's session (refresh, aal2). */
+  | SessionProblem
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+/**
+ * A settings submission, generic over Kratos's settings methods: `fields` are sent beside
+ * `method` as they are, e.g. password `{ password }`, profile `{ traits }` (Kratos replaces ALL
+ * traits with these), totp `{ totp_code }` / `{ totp_unlink: true }`, lookup_secret
+ * `{ lookup_secret_regenerate: true }` / `_confirm` / `_reveal` / `_disable`.
+ */
+export interface SettingsSubmission {
+  method: 'password' | 'profile' | 'totp' | 'lookup_secret';
+  fields: Record<string, unknown>;
+  transientPayload?: Record<string, unknown> | undefined;
+}
+
+export type SettingsResult =
+  /**
+   * 200: `state` is `success` (saved) or `show_form` (e.g. lookup-secret regenerate/reveal, which
+   * save nothing). `ui` is the flow's new form, `identity` the identity after the change.
+   */
+  | { kind: 'ok'; flowId: string; state: string; identity: Identity | undefined; ui: UiContainer | undefined; continueWith: ContinueWith[] }
+  /** 400 with node/flow error messages (password policy, schema validation, wrong TOTP code). */
+  | { kind: 'invalid'; errors: FieldError[]; ui: UiContainer }
+  | { kind: 'expired'; newFlowId?: string }
+  | SessionProblem
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
@@ -131,8 +181,8 @@ export type SecondFactorResult =
   | { kind: 'expired'; newFlowId?: string }
   /** The session is aal2 already. */
   | { kind: 'signed_in' }
-  /** No valid session came with the call (Kratos: `session_aal1_required`). */
-  | { kind: 'unauthenticated' }
+  /** `unauthenticated`: no valid session came with the call (Kratos: `session_aal1_required`). */
+  | SessionProblem
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
@@ -144,6 +194,7 @@ export interface LoginCodeSubmission {
 
 /** Failures shared by the code steps of login and registration. */
 export type CodeStepFailure =
+  | SessionProblem
   /** Wrong code (Kratos 4010008 / 4040003). */
   | { kind: 'invalid_code' }
   /** The flow took 5 code submissions; it is dead (Kratos: "submitted too often"). */
@@ -180,6 +231,7 @@ export type RegistrationCodeResult =
 export interface FlowSubmissions {
   registration: RegistrationSubmission;
   login: LoginSubmission;
+  settings: SettingsSubmission;
   login_second_factor: SecondFactorSubmission;
   login_code: LoginCodeSubmission;
   registration_code: RegistrationCodeSubmission;
@@ -189,14 +241,18 @@ export interface FlowSubmissions {
 export interface FlowResults {
   registration: RegistrationResult;
   login: LoginResult;
+  settings: SettingsResult;
   login_second_factor: SecondFactorResult;
   login_code: LoginCodeResult;
   registration_code: RegistrationCodeResult;
 }
 
 export interface KratosPort {
-  /** Creates a native flow (`GET /self-service/<flow>/api`). */
-  createFlow(flow: FlowType, client: ForwardedClient): Promise<CreateFlowResult>;
+  /**
+   * Creates a native flow (`GET /self-service/<flow>/api`). `client.sessionToken` goes out as
+   * X-Session-Token: settings needs it, login refuses it unless `refresh`/`aal` is asked for.
+   */
+  createFlow(flow: FlowType, client: ForwardedClient, options?: CreateFlowOptions): Promise<CreateFlowResult>;
   /** Submits a native flow (`POST /self-service/<flow>?flow=<id>`) and maps Kratos's answer. */
   submitFlow<F extends FlowType>(flow: F, flowId: string, submission: FlowSubmissions[F], client: ForwardedClient): Promise<FlowResults[F]>;
   /** `GET /sessions/whoami` with the token as X-Session-Token. */

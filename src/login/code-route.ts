@@ -62,7 +62,7 @@ const verify = createRoute({
     200: { description: 'Signed in', content: { 'application/json': { schema: VerifyResponse } } },
     303: { description: 'Signed in (redirect after-job, HTML clients)' },
     400: { description: 'Wrong code (VALIDATION_FAILED), HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXHAUSTED', content: problemContent },
-    401: { description: 'SECOND_FACTOR_REQUIRED (with `handle` and `methods`)', content: problemContent },
+    403: { description: 'SECOND_FACTOR_REQUIRED (with `handle` and `methods`): continue with POST /v1/login/second-factor', content: problemContent },
     503: { description: 'Kratos is unavailable', content: problemContent },
   },
 });

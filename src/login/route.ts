@@ -45,10 +45,11 @@ const route = createRoute({
     200: { description: 'Signed in', content: { 'application/json': { schema: LoginResponse } } },
     303: { description: 'Signed in (HTML form post): redirect' },
     400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
-    401: {
+    401: { description: 'Wrong identifier or password', content: problemContent },
+    403: {
       description:
-        'Wrong identifier or password (INVALID_CREDENTIALS), or the account needs a second factor (SECOND_FACTOR_REQUIRED: the problem document ' +
-        'carries `handle`, `methods` and `handle_expires_at`; continue with POST /v1/login/second-factor)',
+        'SECOND_FACTOR_REQUIRED: the password was right and the account has a second factor; the problem document carries ' +
+        '`handle`, `methods` (`totp`, `lookup_code`) and `handle_expires_at`; continue with POST /v1/login/second-factor',
       content: problemContent,
     },
     415: { description: 'Body is neither JSON nor an HTML form', content: problemContent },

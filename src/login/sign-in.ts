@@ -66,7 +66,8 @@ async function secondFactorChallenge(deps: SignInDeps, issued: { session: Sessio
   // The methods come from an aal2 login flow created with the AAL1 token (its node groups).
   const created = await deps.kratos.createFlow('login_second_factor', { ...client, sessionToken: issued.token });
   if (created.kind !== 'flow') return kratosFailure(log, 'login (second factor)', created);
-  const methods = (created.groups ?? []).flatMap((g) => (methodNames[g] ? [methodNames[g]] : []));
+  const groups = new Set((created.ui?.nodes ?? []).map((n) => n.group as string));
+  const methods = Object.keys(methodNames).flatMap((g) => (groups.has(g) ? [methodNames[g]!] : []));
   if (methods.length === 0) {
     return kratosFailure(log, 'login (second factor)', { kind: 'upstream_error', problem: { reason: 'aal2 login flow offers no second factor the gateway supports' } });
   }
@@ -75,5 +76,8 @@ async function secondFactorChallenge(deps: SignInDeps, issued: { session: Sessio
   const expiresAt = Math.min(now + SECOND_FACTOR_HANDLE_TTL_MS, Number.isFinite(sessionEnds) ? sessionEnds : Infinity);
   const handle = await deps.handles.seal('second_factor', { t: issued.token }, expiresAt);
   log.info('login needs a second factor', { session_id: issued.session.id, methods });
-  return new AppError('SECOND_FACTOR_REQUIRED', { extensions: { handle, methods, handle_expires_at: new Date(expiresAt).toISOString() } });
+  return new AppError('SECOND_FACTOR_REQUIRED', {
+    detail: 'The first factor was right; this account also needs a second factor. Send `handle` and one of `methods` to POST /v1/login/second-factor.',
+    extensions: { handle, methods, handle_expires_at: new Date(expiresAt).toISOString() },
+  });
 }

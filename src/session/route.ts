@@ -15,7 +15,7 @@ const whoami = createRoute({
   responses: {
     200: { description: 'The session', content: { 'application/json': { schema: z.object({ session: SessionSchema }).openapi('SessionResponse') } } },
     401: { description: 'No valid session', content: problemContent },
-    403: { description: 'STEP_UP_REQUIRED: the session is valid but Kratos requires a second factor (POST /v1/login/second-factor)', content: problemContent },
+    403: { description: 'SECOND_FACTOR_REQUIRED: the session is valid but Kratos requires a second factor; step it up with POST /v1/login/second-factor (no handle)', content: problemContent },
     503: { description: 'Kratos is unavailable', content: problemContent },
   },
 });

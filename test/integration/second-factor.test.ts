@@ -59,7 +59,7 @@ async function enrolLookupInKratos(publicUrl: string, sessionToken: string): Pro
 }
 
 function expectSecondFactorRequired(res: { status: number; body: any }, methods: string[]) {
-  expect(res.status).toBe(401);
+  expect(res.status).toBe(403);
   expect(res.body.code).toBe('SECOND_FACTOR_REQUIRED');
   expect(res.body.methods).toEqual(methods);
   expect(typeof res.body.handle).toBe('string');
@@ -109,7 +109,7 @@ describe('TOTP second factor at login', () => {
     expect(((await me.json()) as any).session.authenticator_assurance_level).toBe('aal2');
   });
 
-  it('an AAL1 session gets STEP_UP_REQUIRED on GET /v1/session, and not after the second factor', async () => {
+  it('an AAL1 session gets SECOND_FACTOR_REQUIRED (403, no handle) on GET /v1/session, and not after the second factor', async () => {
     const email = uniqueEmail('stepup');
     const reg = await signUp(token, email);
     // A second session, made before enrolment: it stays aal1 when the other one enrols.
@@ -120,7 +120,10 @@ describe('TOTP second factor at login', () => {
 
     const before = await fetch(`${token.url}/v1/session`, { headers: { authorization: `Bearer ${aal1}` } });
     expect(before.status).toBe(403);
-    expect(((await before.json()) as any).code).toBe('STEP_UP_REQUIRED');
+    const problem = (await before.json()) as any;
+    expect(problem.code).toBe('SECOND_FACTOR_REQUIRED');
+    // No handle: this client steps up with the session it holds.
+    expect(problem).not.toHaveProperty('handle');
 
     const up = await secondFactor(token, { totp_code: totp(secret) }, { authorization: `Bearer ${aal1}` });
     expect(up.status).toBe(200);
