@@ -15,6 +15,7 @@ import { bodyProblem } from './middleware/body.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { originGuard } from './middleware/origin-guard.ts';
 import { registrationRoutes } from './registration/route.ts';
+import { enrolmentRoutes } from './second-factor/enrolment.ts';
 import { secondFactorRoutes } from './second-factor/route.ts';
 import { createMemoryRetryQueue, runnerExecutor } from './services/retry-queue.ts';
 import { createServiceRunner } from './services/runner.ts';
@@ -130,6 +131,7 @@ export function createApp(deps: AppDeps) {
   // second factor and passwordless code (issue 14)
   app.route('/', secondFactorRoutes(config));
   app.route('/', loginCodeRoutes(config));
+  app.route('/', enrolmentRoutes(config));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

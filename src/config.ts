@@ -97,6 +97,11 @@ export const configSchema = z
     idempotency: idempotencyConfigSchema.prefault({}),
     /** Where shared state lives: per process (`memory`, the default) or in Redis. */
     state: stateConfigSchema.prefault({}),
+    /** Second factor (issue 14): the issuer written into TOTP `otpauth://` URLs; match Kratos's `selfservice.methods.totp.config.issuer`. */
+    second_factor: z
+      .object({ totp_issuer: z.string().min(1).max(100).optional() })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {

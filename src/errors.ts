@@ -47,6 +47,8 @@ export const errorCodes = {
   HANDLE_INVALID: { status: 400, message: 'The handle is invalid or has expired; start again.' },
   CODE_ATTEMPTS_EXHAUSTED: { status: 400, message: 'Too many codes were tried for this request; ask for a new code.' },
   CODE_EXPIRED: { status: 400, message: 'The code has expired; ask for a new code.' },
+  SECOND_FACTOR_ALREADY_ENROLLED: { status: 409, message: 'This second factor is set up already; remove it first to set it up again.' },
+  SECOND_FACTOR_NOT_ENROLLED: { status: 409, message: 'This second factor is not set up.' },
   // field level
   REQUIRED: { message: 'A required value is missing.' },
   INVALID_TYPE: { message: 'The value has the wrong type.' },

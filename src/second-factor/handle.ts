@@ -7,7 +7,7 @@
  * Keys come from `secrets.session` (first seals, every entry opens) with their own HKDF info,
  * so a handle never opens as a session cookie or the other way round; without secrets a random
  * per-process key is used (handles then work only on the instance that issued them). The
- * purpose (`second_factor`, `login_code`, `registration_code`) is authenticated with the
+ * purpose (`second_factor`, `login_code`, `registration_code`, `settings`) is authenticated with the
  * ciphertext: a handle of one kind is refused by the others.
  *
  * Format: `h1.<base64url(iv)>.<base64url(ciphertext+tag)>`.
@@ -15,7 +15,7 @@
 
 import { fromBase64Url, hkdfParams, importHkdfSecret, randomSecret, toBase64Url } from '../shared/crypto.ts';
 
-export type HandlePurpose = 'second_factor' | 'login_code' | 'registration_code';
+export type HandlePurpose = 'second_factor' | 'login_code' | 'registration_code' | 'settings';
 
 const VERSION = 'h1';
 const IV_BYTES = 12;

@@ -31,31 +31,26 @@ const logIn = (gw: TestGateway, email: string) => postJson(`${gw.url}/v1/login`,
 const secondFactor = (gw: TestGateway, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
   postJson(`${gw.url}/v1/login/second-factor`, body, headers);
 
-/** Kratos's own settings API (test setup only): enrols TOTP for the token's identity; returns the secret. */
-async function enrolTotpInKratos(publicUrl: string, sessionToken: string): Promise<string> {
-  const flow = (await (await fetch(`${publicUrl}/self-service/settings/api`, { headers: { 'x-session-token': sessionToken, accept: 'application/json' } })).json()) as any;
-  const node = flow.ui.nodes.find((n: any) => n.attributes.id === 'totp_secret_key');
-  const secret = node.attributes.text.context.secret as string;
-  registerSecret(secret);
-  const res = await fetch(`${publicUrl}/self-service/settings?flow=${flow.id}`, {
-    method: 'POST',
-    headers: { 'x-session-token': sessionToken, accept: 'application/json', 'content-type': 'application/json' },
-    body: JSON.stringify({ method: 'totp', totp_code: totp(secret) }),
-  });
-  expect(res.status).toBe(200);
+/** Enrols TOTP through the gateway (POST /v1/settings/totp, then /confirm); returns the secret. */
+async function enrolTotp(gw: TestGateway, sessionToken: string): Promise<string> {
+  const auth = { authorization: `Bearer ${sessionToken}` };
+  const started = await postJson(`${gw.url}/v1/settings/totp`, undefined, auth);
+  expect(started.status).toBe(200);
+  const secret = started.body.secret as string;
+  registerSecret(secret, started.body.handle);
+  const confirmed = await postJson(`${gw.url}/v1/settings/totp/confirm`, { handle: started.body.handle, totp_code: totp(secret) }, auth);
+  expect(confirmed.status).toBe(200);
   return secret;
 }
 
-/** Kratos's own settings API (test setup only): generates and confirms lookup codes; returns them. */
-async function enrolLookupInKratos(publicUrl: string, sessionToken: string): Promise<string[]> {
-  const headers = { 'x-session-token': sessionToken, accept: 'application/json', 'content-type': 'application/json' };
-  const flow = (await (await fetch(`${publicUrl}/self-service/settings/api`, { headers })).json()) as any;
-  const post = (body: unknown) => fetch(`${publicUrl}/self-service/settings?flow=${flow.id}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  const shown = (await (await post({ method: 'lookup_secret', lookup_secret_regenerate: true })).json()) as any;
-  const codes = shown.ui.nodes.find((n: any) => n.attributes.id === 'lookup_secret_codes').attributes.text.context.secrets.map((s: any) => s.context.secret as string);
-  registerSecret(...codes);
-  expect((await post({ method: 'lookup_secret', lookup_secret_confirm: true })).status).toBe(200);
-  return codes;
+/** Generates and saves lookup codes through the gateway; returns them. */
+async function enrolLookup(gw: TestGateway, sessionToken: string): Promise<string[]> {
+  const auth = { authorization: `Bearer ${sessionToken}` };
+  const generated = await postJson(`${gw.url}/v1/settings/lookup-codes`, undefined, auth);
+  expect(generated.status).toBe(200);
+  registerSecret(generated.body.handle, ...generated.body.codes);
+  expect((await postJson(`${gw.url}/v1/settings/lookup-codes/confirm`, { handle: generated.body.handle }, auth)).status).toBe(200);
+  return generated.body.codes as string[];
 }
 
 function expectSecondFactorRequired(res: { status: number; body: any }, methods: string[]) {
@@ -69,11 +64,76 @@ function expectSecondFactorRequired(res: { status: number; body: any }, methods:
   registerSecret(res.body.handle);
 }
 
+describe('second-factor enrolment through settings', () => {
+  it('TOTP: start gives a secret and an otpauth URL; a wrong first code is a field error; the right one enrols and makes the session aal2', async () => {
+    const email = uniqueEmail('enrol');
+    const reg = await signUp(token, email);
+    const auth = { authorization: `Bearer ${reg.session_token}` };
+    const started = await postJson(`${token.url}/v1/settings/totp`, undefined, auth);
+    expect(started.status).toBe(200);
+    const { secret, handle, otpauth_url: url, qr_code: qr } = started.body;
+    registerSecret(secret, handle);
+    expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+    const parsed = new URL(url);
+    expect(parsed.protocol).toBe('otpauth:');
+    expect(parsed.searchParams.get('secret')).toBe(secret);
+    expect(decodeURIComponent(parsed.pathname)).toContain(email);
+    expect(qr).toMatch(/^data:image\/png;base64,/);
+
+    const wrong = await postJson(`${token.url}/v1/settings/totp/confirm`, { handle, totp_code: wrongTotp(secret) }, auth);
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/totp_code', code: 'INVALID_CODE', kratos: { id: 4000008 } })]);
+    // Without the session that started it, the handle is useless.
+    expect((await postJson(`${token.url}/v1/settings/totp/confirm`, { handle, totp_code: totp(secret) })).status).toBe(401);
+
+    const ok = await postJson(`${token.url}/v1/settings/totp/confirm`, { handle, totp_code: totp(secret) }, auth);
+    expect(ok.status).toBe(200);
+    expect((await whoami(token.kratos.publicUrl, reg.session_token)).body.authenticator_assurance_level).toBe('aal2');
+    const again = await postJson(`${token.url}/v1/settings/totp`, undefined, auth);
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('SECOND_FACTOR_ALREADY_ENROLLED');
+    expect(JSON.stringify(token.logs)).not.toContain(secret);
+  });
+
+  it('TOTP removal: afterwards a password login needs no second factor', async () => {
+    const email = uniqueEmail('unlink');
+    const reg = await signUp(token, email);
+    await enrolTotp(token, reg.session_token);
+    expect((await logIn(token, email)).status).toBe(403);
+    const removed = await fetch(`${token.url}/v1/settings/totp`, { method: 'DELETE', headers: { authorization: `Bearer ${reg.session_token}` } });
+    expect(removed.status).toBe(204);
+    const login = await logIn(token, email);
+    expect(login.status).toBe(200);
+    expect(login.body.session.identity.traits.email).toBe(email);
+    const none = await fetch(`${token.url}/v1/settings/totp`, { method: 'DELETE', headers: { authorization: `Bearer ${reg.session_token}` } });
+    expect(none.status).toBe(409);
+  });
+
+  it('lookup codes: 12 codes shown at generation, saved only on confirm; removal works', async () => {
+    const email = uniqueEmail('lookupenrol');
+    const reg = await signUp(token, email);
+    const auth = { authorization: `Bearer ${reg.session_token}` };
+    const generated = await postJson(`${token.url}/v1/settings/lookup-codes`, undefined, auth);
+    expect(generated.status).toBe(200);
+    registerSecret(generated.body.handle, ...generated.body.codes);
+    expect(generated.body.codes).toHaveLength(12);
+    // Not confirmed: nothing saved, so login needs no second factor yet.
+    expect((await logIn(token, email)).status).toBe(200);
+    const bad = await postJson(`${token.url}/v1/settings/lookup-codes/confirm`, { handle: 'h1.AAAAAAAAAAAAAAAA.AAAA' }, auth);
+    expect(bad.body.code).toBe('HANDLE_INVALID');
+    expect((await postJson(`${token.url}/v1/settings/lookup-codes/confirm`, { handle: generated.body.handle }, auth)).status).toBe(200);
+    expect((await logIn(token, email)).body.methods).toEqual(['lookup_code']);
+    const removed = await fetch(`${token.url}/v1/settings/lookup-codes`, { method: 'DELETE', headers: auth });
+    expect(removed.status).toBe(204);
+    expect((await logIn(token, email)).status).toBe(200);
+  });
+});
+
 describe('TOTP second factor at login', () => {
   it('password login answers SECOND_FACTOR_REQUIRED; a wrong TOTP is a field error; the right one gives an aal2 token', async () => {
     const email = uniqueEmail('totp');
     const reg = await signUp(token, email);
-    const secret = await enrolTotpInKratos(token.kratos.publicUrl, reg.session_token);
+    const secret = await enrolTotp(token, reg.session_token);
 
     const first = await logIn(token, email);
     expectSecondFactorRequired(first, ['totp']);
@@ -96,7 +156,7 @@ describe('TOTP second factor at login', () => {
   it('delivers the aal2 session as a cookie in cookie mode', async () => {
     const email = uniqueEmail('totpcookie');
     const reg = await signUp(cookie, email);
-    const secret = await enrolTotpInKratos(cookie.kratos.publicUrl, reg.session_token);
+    const secret = await enrolTotp(cookie, reg.session_token);
     const first = await logIn(cookie, email);
     expectSecondFactorRequired(first, ['totp']);
     expect(first.headers.getSetCookie()).toEqual([]);
@@ -116,7 +176,7 @@ describe('TOTP second factor at login', () => {
     const other = await logIn(token, email);
     expect(other.status).toBe(200);
     const aal1 = other.body.session_token as string;
-    const secret = await enrolTotpInKratos(token.kratos.publicUrl, reg.session_token);
+    const secret = await enrolTotp(token, reg.session_token);
 
     const before = await fetch(`${token.url}/v1/session`, { headers: { authorization: `Bearer ${aal1}` } });
     expect(before.status).toBe(403);
@@ -139,7 +199,7 @@ describe('TOTP second factor at login', () => {
   it('refuses a forged or tampered handle, and a handle with both codes or none', async () => {
     const email = uniqueEmail('forged');
     const reg = await signUp(token, email);
-    const secret = await enrolTotpInKratos(token.kratos.publicUrl, reg.session_token);
+    const secret = await enrolTotp(token, reg.session_token);
     const first = await logIn(token, email);
     const h = first.body.handle as string;
     const tampered = h.slice(0, -2) + (h.endsWith('A') ? 'BA' : 'AA');
@@ -161,7 +221,7 @@ describe('lookup (backup) codes at login', () => {
   it('each code works once and is refused the second time', async () => {
     const email = uniqueEmail('lookup');
     const reg = await signUp(token, email);
-    const codes = await enrolLookupInKratos(token.kratos.publicUrl, reg.session_token);
+    const codes = await enrolLookup(token, reg.session_token);
     expect(codes).toHaveLength(12);
 
     const first = await logIn(token, email);
@@ -244,7 +304,7 @@ describe('passwordless code login', () => {
   it('a TOTP user signing in by code still needs the second factor', async () => {
     const email = uniqueEmail('codetotp');
     const reg = await signUp(token, email);
-    const secret = await enrolTotpInKratos(token.kratos.publicUrl, reg.session_token);
+    const secret = await enrolTotp(token, reg.session_token);
     const sent = await postJson(`${token.url}/v1/login/code`, { identifier: email });
     registerSecret(sent.body.handle);
     const code = await latestCode(token.kratos.adminUrl, email, 'login_code_valid');
