@@ -14,6 +14,7 @@ import { loginRoutes } from './login/route.ts';
 import { bodyProblem } from './middleware/body.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { originGuard } from './middleware/origin-guard.ts';
+import { codeSignUpRoutes } from './registration/code-signup.ts';
 import { registrationRoutes } from './registration/route.ts';
 import { enrolmentRoutes } from './second-factor/enrolment.ts';
 import { secondFactorRoutes } from './second-factor/route.ts';
@@ -132,6 +133,7 @@ export function createApp(deps: AppDeps) {
   app.route('/', secondFactorRoutes(config));
   app.route('/', loginCodeRoutes(config));
   app.route('/', enrolmentRoutes(config));
+  app.route('/', codeSignUpRoutes(config));
 
   app.doc31('/openapi.json', {
     openapi: '3.1.0',

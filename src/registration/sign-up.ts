@@ -22,6 +22,8 @@ export interface SignUpInput {
   redirectTo: string | undefined;
   /** The client as forwarded to Kratos, with the request's abort signal. */
   client: ForwardedClient & { signal: AbortSignal };
+  /** How the identity is made; the password flow by default (code sign-up: the verify step, issue 14). */
+  create?: typeof createIdentity;
 }
 
 /** `done`: signed up; otherwise the identity was (or could not be) removed again. */
@@ -49,7 +51,7 @@ export async function signUp(deps: SignUpDeps, input: SignUpInput): Promise<Sign
     idempotency_key: input.idempotencyKey,
   };
   await runBeforeServices(deps, serviceContext, signal);
-  const created = await createIdentity(deps, submission, client);
+  const created = await (input.create ?? createIdentity)(deps, submission, client);
   const { identity } = created;
   log.info('identity created', { identity_id: identity.id, delivery, ...(created.how === 'recovered' ? { recovered: true } : {}) });
 

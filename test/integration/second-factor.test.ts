@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestCode } from '../support/courier-code.ts';
-import { postJson, registerSecret, startTestGateway, uniqueEmail, whoami, type TestGateway } from '../support/gateway.ts';
+import { identitiesByEmail, postJson, registerSecret, startTestGateway, uniqueEmail, whoami, type TestGateway } from '../support/gateway.ts';
 import { totp, wrongTotp } from '../support/totp.ts';
 
 /**
@@ -314,5 +314,59 @@ describe('passwordless code login', () => {
     const ok = await secondFactor(token, { handle: first.body.handle, totp_code: totp(secret) });
     expect(ok.status).toBe(200);
     expect((await whoami(token.kratos.publicUrl, ok.body.session_token)).body.authenticator_assurance_level).toBe('aal2');
+  });
+});
+
+describe('sign-up by code', () => {
+  it('no identity exists until the code is confirmed; a wrong code is a field error; the right one signs up and in', async () => {
+    const email = uniqueEmail('codesignup');
+    const sent = await postJson(`${token.url}/v1/registration/code`, { traits: { email } });
+    expect(sent.status).toBe(200);
+    expect(Object.keys(sent.body)).toEqual(['handle']);
+    registerSecret(sent.body.handle);
+    expect(await identitiesByEmail(token.kratos.adminUrl, email)).toEqual([]);
+    const code = await latestCode(token.kratos.adminUrl, email, 'registration_code_valid');
+    registerSecret(code);
+
+    const wrongCode = code === '000000' ? '111111' : '000000';
+    const wrong = await postJson(`${token.url}/v1/registration/code/verify`, { handle: sent.body.handle, code: wrongCode });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/code', code: 'INVALID_CODE' })]);
+    expect(await identitiesByEmail(token.kratos.adminUrl, email)).toEqual([]);
+
+    const ok = await postJson(`${token.url}/v1/registration/code/verify`, { handle: sent.body.handle, code }, { 'x-session-delivery': 'token' });
+    expect(ok.status).toBe(200);
+    expect(ok.body.identity.traits.email).toBe(email);
+    // Kratos marks the address verified before it persists a code sign-up.
+    expect(ok.body.identity.verifiable_addresses[0].verified).toBe(true);
+    const kratosView = await whoami(token.kratos.publicUrl, ok.body.session_token);
+    expect(kratosView.status).toBe(200);
+    expect(kratosView.body.identity.id).toBe(ok.body.identity.id);
+    expect(await identitiesByEmail(token.kratos.adminUrl, email)).toHaveLength(1);
+  });
+
+  it('answers an existing address like a new one at the send step, and refuses it at verify (IDENTIFIER_TAKEN)', async () => {
+    const email = uniqueEmail('codetaken');
+    await signUp(token, email);
+    const fresh = await postJson(`${token.url}/v1/registration/code`, { traits: { email: uniqueEmail('codefresh') } });
+    const taken = await postJson(`${token.url}/v1/registration/code`, { traits: { email } });
+    registerSecret(fresh.body.handle, taken.body.handle);
+    expect(taken.status).toBe(fresh.status);
+    expect(Object.keys(taken.body)).toEqual(Object.keys(fresh.body));
+    const code = await latestCode(token.kratos.adminUrl, email, 'registration_code_valid');
+    registerSecret(code);
+    const res = await postJson(`${token.url}/v1/registration/code/verify`, { handle: taken.body.handle, code });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([expect.objectContaining({ pointer: '/traits/email', code: 'IDENTIFIER_TAKEN' })]);
+    expect(await identitiesByEmail(token.kratos.adminUrl, email)).toHaveLength(1);
+  });
+
+  it('validates traits at the send step (Kratos identity schema) and refuses unknown properties', async () => {
+    const bad = await postJson(`${token.url}/v1/registration/code`, { traits: { email: 'not-an-email' } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0]).toEqual(expect.objectContaining({ pointer: '/traits/email', code: 'INVALID_EMAIL' }));
+    const extra = await postJson(`${token.url}/v1/registration/code`, { traits: { email: uniqueEmail('x') }, password: 'nope-nope-nope' });
+    expect(extra.status).toBe(400);
+    expect(extra.body.errors[0].code).toBe('UNKNOWN_FIELD');
   });
 });
