@@ -22,7 +22,10 @@ import { createMemoryRetryQueue, runnerExecutor } from './services/retry-queue.t
 import { createServiceRunner } from './services/runner.ts';
 import { createSessionCookies } from './session/cookie.ts';
 import { sessionRoutes } from './session/route.ts';
+import { settingsRoutes } from './settings/route.ts';
+import { recoveryRoutes } from './recovery/route.ts';
 import { randomSecret } from './shared/crypto.ts';
+import { verificationRoutes } from './verification/route.ts';
 
 export type { AppDeps, AppEnv } from './app-env.ts';
 
@@ -115,7 +118,7 @@ export function createApp(deps: AppDeps) {
       cors({
         origin: (origin) => (allowed.has(origin) ? origin : null),
         credentials: true,
-        allowMethods: ['GET', 'POST', 'DELETE', 'OPTIONS'],
+        allowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
         allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Token', 'X-Session-Delivery', 'Idempotency-Key', 'X-Request-Id'],
         exposeHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed'],
         maxAge: 600,
@@ -129,6 +132,9 @@ export function createApp(deps: AppDeps) {
   app.route('/', registrationRoutes(config));
   app.route('/', loginRoutes(config));
   app.route('/', sessionRoutes(config.session.cookie));
+  app.route('/', settingsRoutes());
+  app.route('/', recoveryRoutes(config));
+  app.route('/', verificationRoutes(config));
   // second factor and passwordless code (issue 14)
   app.route('/', secondFactorRoutes(config));
   app.route('/', loginCodeRoutes(config));

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { selfserviceConfigSchema } from './after-jobs/plan.ts';
+import { afterJobPlan, selfserviceConfigSchema } from './after-jobs/plan.ts';
 import { idempotencyConfigSchema } from './idempotency/index.ts';
 import { returnToConfigSchema } from './after-jobs/return-to.ts';
 import { registrationConfigSchema } from './registration/config.ts';
 import { placeholdersOf } from './services/template.ts';
 import { sessionConfigSchema } from './session/config.ts';
 import { stateConfigSchema } from './state/config.ts';
+import { verificationConfigSchema } from './verification/config.ts';
 
 /**
  * The gateway's configuration: one zod schema, fed from YAML + env on Node and from
@@ -97,6 +98,8 @@ export const configSchema = z
     idempotency: idempotencyConfigSchema.prefault({}),
     /** Where shared state lives: per process (`memory`, the default) or in Redis. */
     state: stateConfigSchema.prefault({}),
+    /** Email verification by code (POST /v1/verification, /v1/verification/code). */
+    verification: verificationConfigSchema,
     /** Second factor (issue 14): the issuer written into TOTP `otpauth://` URLs; match Kratos's `selfservice.methods.totp.config.issuer`. */
     second_factor: z
       .object({ totp_issuer: z.string().min(1).max(100).optional() })
@@ -129,6 +132,19 @@ export const configSchema = z
         }
       }
     }
+    // --- enumeration-safe sign-up (issue 13) ---
+    // A session (or its token) in the answer proves the account was just created, so a sign-up
+    // for an existing address could not answer like a new one.
+    if (cfg.registration.enumeration_safe && afterJobPlan(cfg.selfservice, 'registration').session) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['registration', 'enumeration_safe'],
+        message:
+          'cannot be combined with the session after-job of selfservice.registration (unset, it defaults to [session]): a session in the answer ' +
+          'proves the account is new. Set selfservice.registration.after.password to [] (or a redirect job only)',
+      });
+    }
+    // --- end enumeration-safe sign-up ---
     const traitKeys = new Map<string, string>();
     for (const [name, field] of Object.entries(cfg.registration.fields)) {
       if (field.type === 'number' && field.min !== undefined && field.max !== undefined && field.min > field.max) {

@@ -42,11 +42,19 @@ export const errorCodes = {
   // Settings and re-authentication (issue 13).
   REAUTHENTICATION_REQUIRED: { status: 403, message: 'This change needs a recent sign-in; sign in again with `refresh: true` and retry.' },
   SECOND_FACTOR_REQUIRED: { status: 403, message: 'This session must complete the second factor first.' },
+  // Recovery (issue 13): both are answered by requesting a new code with POST /v1/recovery.
+  RECOVERY_EXPIRED: { status: 410, message: 'The recovery flow or its code has expired, or the code was already used. Request a new code with POST /v1/recovery.' },
+  RECOVERY_ATTEMPTS_EXCEEDED: { status: 410, message: 'Too many codes were tried on this recovery flow. Request a new code with POST /v1/recovery.' },
+  RECOVERY_IN_PROGRESS: { status: 409, retryAfter: 1, message: 'Another request for this recovery flow is still being processed; retry later.' },
+  // verification (issue 13): every one of these is answered by requesting a new code
+  VERIFICATION_FLOW_EXPIRED: { status: 410, message: 'The verification flow is unknown or has expired. Request a new code with POST /v1/verification (without `flow`).' },
+  CODE_EXPIRED: { status: 410, message: 'The code has expired. Request a new code with POST /v1/verification.' },
+  CODE_ATTEMPTS_EXCEEDED: { status: 410, message: 'Too many codes were tried on this verification flow. Request a new code with POST /v1/verification (without `flow`).' },
+  VERIFICATION_ALREADY_DONE: { status: 410, message: 'This verification flow has already been completed. To verify again, request a new code with POST /v1/verification.' },
   // second factor and passwordless code (issue 14); SECOND_FACTOR_REQUIRED (above) also answers a login
   // whose account has a second factor, with `handle` and `methods`.
+  // A wrong, expired or exhausted code answers with CODE_INVALID, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED (issue 13's codes).
   HANDLE_INVALID: { status: 400, message: 'The handle is invalid or has expired; start again.' },
-  CODE_ATTEMPTS_EXHAUSTED: { status: 400, message: 'Too many codes were tried for this request; ask for a new code.' },
-  CODE_EXPIRED: { status: 400, message: 'The code has expired; ask for a new code.' },
   SECOND_FACTOR_ALREADY_ENROLLED: { status: 409, message: 'This second factor is set up already; remove it first to set it up again.' },
   SECOND_FACTOR_NOT_ENROLLED: { status: 409, message: 'This second factor is not set up.' },
   // field level
@@ -69,7 +77,7 @@ export const errorCodes = {
   PASSWORD_POLICY: { message: 'The password does not meet the password policy.' },
   KRATOS_MESSAGE: { message: 'Kratos reported a problem with the submitted data.' },
   SERVICE_REJECTED: { message: 'An external check declined this value.' },
-  INVALID_CODE: { message: 'The code is invalid.' },
+  CODE_INVALID: { message: 'The code is wrong or has already been used.' },
   METHOD_NOT_ENROLLED: { message: 'This second factor is not set up for the account.' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 

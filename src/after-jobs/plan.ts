@@ -55,10 +55,26 @@ const strategyJobs = z
 
 const defaultJobs = [{ job: 'session' as const }];
 
+// --- verification (issue 13) ---
+/**
+ * The verification flow's after-jobs: only `redirect` (nothing else happens after a verified
+ * address). Kratos's shape `after: { default_browser_return_url }` or the job list
+ * `after: [ {job: redirect, config: {redirect_to, allow_user_defined}} ]`.
+ */
+const verificationAfter = z.union([
+  z.array(z.object({ job: z.literal('redirect', { error: 'verification replays only the redirect job' }), config: redirectConfig.prefault({}) }).strict()).max(1),
+  z
+    .object({ default_browser_return_url: z.url().optional() })
+    .strict()
+    .transform((h) => (h.default_browser_return_url ? [{ job: 'redirect' as const, config: { redirect_to: h.default_browser_return_url, allow_user_defined: false } }] : [])),
+]);
+// --- end verification ---
+
 export const selfserviceConfigSchema = z
   .object({
     registration: z.object({ after: strategyJobs.prefault({}) }).strict().prefault({}),
     login: z.object({ after: strategyJobs.prefault({}) }).strict().prefault({}),
+    verification: z.object({ after: verificationAfter.default([]) }).strict().prefault({}),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -84,6 +100,16 @@ export function afterJobPlan(cfg: SelfserviceConfig, flow: 'registration' | 'log
   return {
     session: jobs.some((j) => j.job === 'session'),
     revokeActiveSessions: jobs.some((j) => j.job === 'revoke_active_sessions'),
+    ...(redirect ? { redirect: { redirectTo: redirect.config.redirect_to, allowUserDefined: redirect.config.allow_user_defined } } : {}),
+  };
+}
+
+/** The verification flow's after-jobs (only a redirect, if configured). */
+export function verificationAfterJobPlan(cfg: SelfserviceConfig): AfterJobPlan {
+  const redirect = cfg.verification.after.find((j) => j.job === 'redirect');
+  return {
+    session: false,
+    revokeActiveSessions: false,
     ...(redirect ? { redirect: { redirectTo: redirect.config.redirect_to, allowUserDefined: redirect.config.allow_user_defined } } : {}),
   };
 }

@@ -1,7 +1,7 @@
 import type { Identity, Session, UiContainer } from '@ory/client';
 import { TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from '../shared/http.ts';
 import { nativeFlows, problemOf, sessionProblemOf, type FlowAnswer, type FlowAnswerBody, type KratosErrorBody } from './flows.ts';
-import type { ActionResult, CreateFlowOptions, CreateFlowResult, ForwardedClient, KratosPort, UpstreamProblem } from './port.ts';
+import type { ActionResult, CreateFlowOptions, CreateFlowResult, ForwardedClient, GetFlowResult, KratosPort, UpstreamProblem } from './port.ts';
 
 /**
  * The Kratos port over HTTP. Every native flow goes through `createFlow` and `submitFlow`;
@@ -126,6 +126,25 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
       });
       const answer: FlowAnswer = isProblem(res) ? { kind: 'no_answer', problem: res } : { kind: 'answer', status: res.status, body: parseJson(res.body) as FlowAnswerBody };
       return spec.mapAnswer(answer, identifierPointer);
+    },
+
+    async getFlow(flow, flowId, client): Promise<GetFlowResult> {
+      const res = await call({
+        method: 'GET',
+        origin: options.publicUrl,
+        path: `/self-service/${flow}/flows?id=${encodeURIComponent(flowId)}`,
+        headers: nativeHeaders({ ...client, sessionToken: undefined }, false),
+        signal: client.signal,
+      });
+      const down = unavailableOrNull(res);
+      if (down) return down;
+      const r = res as HttpResponse;
+      const body = parseJson(r.body) as (KratosErrorBody & { state?: unknown; ui?: { messages?: Array<{ id: number }> } }) | undefined;
+      if (r.status === 200 && body) {
+        return { kind: 'ok', ...(typeof body.state === 'string' ? { state: body.state } : {}), messageIds: (body.ui?.messages ?? []).map((m) => m.id) };
+      }
+      if (r.status === 404 || r.status === 410 || (r.status >= 300 && r.status < 400)) return { kind: 'not_found' };
+      return { kind: 'upstream_error', problem: problemOf(r.status, body) };
     },
 
     async whoami(token, client) {

@@ -1,7 +1,7 @@
 import type { ContinueWith, Identity, Session, UiContainer } from '@ory/client';
 import type { FieldError } from '../errors.ts';
 import type { FlowResults, FlowSubmissions, FlowType, SessionProblem, UpstreamProblem } from './port.ts';
-import { flowErrors } from './messages.ts';
+import { flowErrors, verificationCodeErrors } from './messages.ts';
 
 /**
  * One entry per native flow: what its submit sends and how Kratos's answer becomes the flow's
@@ -167,6 +167,79 @@ export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
     },
   },
 
+  recovery: {
+    // `email` wins over `code` in Kratos: a code submission never carries an email.
+    payload: (submission) => ('code' in submission ? { method: 'code', code: submission.code } : { method: 'code', email: submission.email }),
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') return { kind: 'unavailable', problem: answer.problem };
+      const { status, body } = answer;
+      if (status >= 500) return { kind: 'unavailable', problem: problemOf(status, body) };
+      // Without feature_flags.use_continue_with_transitions Kratos answers 303s (and a 422
+      // without any token on success): a misconfiguration, reported as upstream_error below.
+      if (status === 200 && body && typeof body.id === 'string') {
+        const ui = body.ui as UiContainer | undefined;
+        const ids = (ui?.messages ?? []).map((m) => m.id);
+        if (body.state === 'passed_challenge') {
+          const token = (Array.isArray(body.continue_with) ? (body.continue_with as Array<Record<string, unknown>>) : []).find(
+            (c) => c.action === 'set_ory_session_token' && typeof c.ory_session_token === 'string',
+          )?.ory_session_token as string | undefined;
+          if (token) return { kind: 'recovered', sessionToken: token };
+          return { kind: 'upstream_error', problem: { status, reason: 'recovery passed without a session token (is feature_flags.use_continue_with_transitions on?)' } };
+        }
+        if (ids.includes(4060006)) return { kind: 'code_invalid' };
+        if (body.state === 'sent_email') return { kind: 'sent', flowId: body.id, ...(typeof body.expires_at === 'string' ? { expiresAt: body.expires_at } : {}) };
+      }
+      const reason = body?.error?.reason ?? '';
+      if (/submitted too often/i.test(reason)) return { kind: 'too_many_attempts' };
+      if (/already used/i.test(reason)) return { kind: 'expired' };
+      const shared = sharedOutcome(body);
+      if (shared) return shared;
+      // 410: expired; 404: a flow Kratos does not know (deleted, or from another Kratos).
+      if (status === 410 || status === 404) return { kind: 'expired' };
+      if (status === 400 && body?.ui) {
+        const errors = flowErrors(body.ui as UiContainer, identifierPointer);
+        if (errors.length > 0) return { kind: 'invalid', errors };
+      }
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
+
+  // --- verification (issue 13): kratos-facts-2 §1 ---
+  verification: {
+    // `code` wins over `email` in Kratos; the port's submission carries only one of them.
+    payload: (submission) => ('code' in submission ? { method: 'code', code: submission.code } : { method: 'code', email: submission.email }),
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') return { kind: 'unavailable', problem: answer.problem };
+      const { status, body } = answer;
+      if (status >= 500) return { kind: 'unavailable', problem: problemOf(status, body) };
+      // An expired native verification flow is replaced by a *browser* flow (303 to it); the
+      // client can do nothing with it.
+      if (status >= 300 && status < 400) return { kind: 'expired' };
+      if (status === 410 && body?.error?.id === 'self_service_flow_expired') return { kind: 'code_expired' };
+      if (status === 410 && body?.error?.id === 'self_service_flow_replaced') {
+        return { kind: 'replaced', ...(body.use_flow_id ? { newFlowId: body.use_flow_id } : {}) };
+      }
+      // Expired flow read or submit without an error id (410), unknown flow (404), malformed id (400 without ui).
+      if (status === 410 || status === 404 || (status === 400 && !body?.ui)) return { kind: 'expired' };
+      if (body?.error?.id === 'session_already_available') return { kind: 'signed_in' };
+      const ui = body?.ui as UiContainer | undefined;
+      const state = typeof body?.state === 'string' ? body.state : undefined;
+      if (status === 200 && state === 'passed_challenge') {
+        return { kind: 'verified', continueUrl: typeof ui?.action === 'string' && ui.method === 'GET' ? ui.action : undefined };
+      }
+      // A wrong or used code is 200 with an error message in the flow (not 400).
+      const codeErrors = verificationCodeErrors(ui);
+      if (codeErrors.length > 0) return { kind: 'invalid', errors: codeErrors };
+      if (status === 200 && state === 'sent_email' && typeof body?.id === 'string') return { kind: 'sent', flowId: body.id };
+      if (status === 400 && ui) {
+        const errors = flowErrors(ui, identifierPointer);
+        if (errors.length > 0) return { kind: 'invalid', errors };
+      }
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
+  // --- end verification ---
+
   // --- second factor and passwordless code (issue 14) ---
 
   login_second_factor: {
@@ -273,10 +346,10 @@ function codeStep(
 
 /** Second-factor messages as errors on our body's fields (`/totp_code`, `/lookup_code`). */
 function secondFactorErrors(ui: UiContainer, identifierPointer: string): FieldError[] {
-  const lookup = (id: number, message: string): FieldError => ({ pointer: '/lookup_code', code: 'INVALID_CODE', message, kratos: { id } });
+  const lookup = (id: number, message: string): FieldError => ({ pointer: '/lookup_code', code: 'CODE_INVALID', message, kratos: { id } });
   const out: FieldError[] = [];
   for (const id of messageIds(ui)) {
-    if (id === 4000008) out.push({ pointer: '/totp_code', code: 'INVALID_CODE', message: 'The authentication code is invalid.', kratos: { id } });
+    if (id === 4000008) out.push({ pointer: '/totp_code', code: 'CODE_INVALID', message: 'The authentication code is invalid.', kratos: { id } });
     else if (id === 4000016) out.push(lookup(id, 'The backup code is invalid.'));
     else if (id === 4000012) out.push(lookup(id, 'This backup code has been used already.'));
     else if (id === 4000011) out.push({ pointer: '/totp_code', code: 'METHOD_NOT_ENROLLED', message: 'This account has no authenticator app set up.', kratos: { id } });

@@ -94,3 +94,28 @@ export function flowErrors(ui: UiContainer | undefined, identifierPointer: strin
   }
   return out;
 }
+
+// --- verification (issue 13) ---
+/** Kratos's verification ids (text/message_verification.go, v1.3.1; kratos-facts-2 §6). */
+export const verificationMessageIds = {
+  codeSent: 1080003,
+  verified: 1080002,
+  alreadyDone: 4070002,
+  failureState: 4070003,
+  flowExpired: 4070005,
+  codeInvalid: 4070006,
+  /** Generic; in a replacement verification flow: too many code submissions. */
+  generic: 4000001,
+} as const;
+
+/**
+ * A wrong or already used verification code: Kratos answers 200 with 4070006 in the flow's
+ * messages. It becomes a field error at `/code` (Kratos's text is fine, but ours is stable).
+ * Never carries the code.
+ */
+export function verificationCodeErrors(ui: UiContainer | undefined): FieldError[] {
+  const ids = [...(ui?.messages ?? []), ...(ui?.nodes ?? []).flatMap((n) => n.messages ?? [])].filter((m) => m.type === 'error').map((m) => m.id);
+  if (!ids.includes(verificationMessageIds.codeInvalid)) return [];
+  return [{ pointer: '/code', code: 'CODE_INVALID', message: errorMessage('CODE_INVALID'), kratos: { id: verificationMessageIds.codeInvalid } }];
+}
+// --- end verification ---

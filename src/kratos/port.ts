@@ -11,7 +11,7 @@ import type { FieldError } from '../errors.ts';
  * The self-service flows the gateway runs as native (API) flows. Each has an entry in
  * `flows.ts` (its payload and how its answer maps to a result).
  */
-export type FlowType = 'registration' | 'login' | 'settings' | SecondFactorFlowType;
+export type FlowType = 'registration' | 'login' | 'verification' | 'settings' | 'recovery' | SecondFactorFlowType;
 
 /**
  * Second factor and passwordless code (issue 14). `login_second_factor` is Kratos's login flow
@@ -145,6 +145,61 @@ export type SettingsResult =
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
+// --- recovery (issue 13) ---
+/**
+ * A recovery submit: send a code to `email` (only ever to a new flow: an email sent to a
+ * finished recovery flow crashes the Kratos request), or check `code`.
+ */
+export type RecoverySubmission = { email: string } | { code: string };
+
+export type RecoveryResult =
+  /** A code was sent (Kratos answers the same for unknown addresses). */
+  | { kind: 'sent'; flowId: string; expiresAt?: string | undefined }
+  /** The code was right: Kratos signed the identity in (a fresh, privileged, aal1 session). */
+  | { kind: 'recovered'; sessionToken: string }
+  /** A wrong or used code (200 with 4060006). */
+  | { kind: 'code_invalid' }
+  /** 400 "submitted too often": the 6th code submission on a flow always fails. */
+  | { kind: 'too_many_attempts' }
+  /** The flow or the code expired, or the code was already used: a new code is needed. */
+  | { kind: 'expired'; newFlowId?: string }
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'signed_in' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+// --- end recovery ---
+// --- verification (issue 13) ---
+/** A verification submit: send (or re-send) a code to `email`, or check `code`. */
+export type VerificationSubmission = { email: string } | { code: string };
+
+export type VerificationResult =
+  /** A code was sent (Kratos answers the same for unknown addresses). */
+  | { kind: 'sent'; flowId: string }
+  /** The code was right: the address is verified. `continueUrl`: where Kratos would send a browser. */
+  | { kind: 'verified'; continueUrl?: string | undefined }
+  /** A wrong or used code (errors at `/code`), or an email Kratos refused (at `/email`). */
+  | { kind: 'invalid'; errors: FieldError[] }
+  /**
+   * The flow expired (Kratos replaces an expired native verification flow by a *browser* flow
+   * and answers 303), or is unknown. The client must ask for a new code.
+   */
+  | { kind: 'expired'; newFlowId?: string }
+  /** The code's own lifespan ran out (410 self_service_flow_expired on the submit). */
+  | { kind: 'code_expired' }
+  /** Kratos replaced the flow (410 self_service_flow_replaced): see `VerificationFlowState`. */
+  | { kind: 'replaced'; newFlowId?: string }
+  | { kind: 'signed_in' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+/** A flow read back (`GET /self-service/<flow>/flows?id=`): its state and message ids. */
+export type GetFlowResult =
+  | { kind: 'ok'; state?: string | undefined; messageIds: number[] }
+  | { kind: 'not_found' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+// --- end verification ---
+
 export type WhoamiResult =
   | { kind: 'ok'; session: Session }
   | { kind: 'unauthenticated' }
@@ -232,6 +287,8 @@ export interface FlowSubmissions {
   registration: RegistrationSubmission;
   login: LoginSubmission;
   settings: SettingsSubmission;
+  recovery: RecoverySubmission;
+  verification: VerificationSubmission;
   login_second_factor: SecondFactorSubmission;
   login_code: LoginCodeSubmission;
   registration_code: RegistrationCodeSubmission;
@@ -242,6 +299,8 @@ export interface FlowResults {
   registration: RegistrationResult;
   login: LoginResult;
   settings: SettingsResult;
+  recovery: RecoveryResult;
+  verification: VerificationResult;
   login_second_factor: SecondFactorResult;
   login_code: LoginCodeResult;
   registration_code: RegistrationCodeResult;
@@ -255,6 +314,8 @@ export interface KratosPort {
   createFlow(flow: FlowType, client: ForwardedClient, options?: CreateFlowOptions): Promise<CreateFlowResult>;
   /** Submits a native flow (`POST /self-service/<flow>?flow=<id>`) and maps Kratos's answer. */
   submitFlow<F extends FlowType>(flow: F, flowId: string, submission: FlowSubmissions[F], client: ForwardedClient): Promise<FlowResults[F]>;
+  /** Reads a native flow back (`GET /self-service/<flow>/flows?id=`), e.g. the replacement Kratos names in `use_flow_id`. */
+  getFlow(flow: FlowType, flowId: string, client: ForwardedClient): Promise<GetFlowResult>;
   /** `GET /sessions/whoami` with the token as X-Session-Token. */
   whoami(token: string, client: ForwardedClient): Promise<WhoamiResult>;
   /** Native logout: revokes the session of `token` (`DELETE /self-service/logout/api`). */

@@ -52,7 +52,7 @@ const verify = createRoute({
   description:
     'Submits the code to the flow behind `handle`, then finishes like POST /v1/login: SECOND_FACTOR_REQUIRED for an account with a ' +
     'second factor, else the login after-jobs (session as token or cookie, revoke_active_sessions, redirect). A wrong code is a field error ' +
-    '(INVALID_CODE) and can be retried; Kratos allows 5 code submissions per flow, then CODE_ATTEMPTS_EXHAUSTED: ask for a new code.',
+    '(CODE_INVALID) and can be retried; Kratos allows 5 code submissions per flow, then CODE_ATTEMPTS_EXCEEDED: ask for a new code.',
   request: {
     query: z.object({ return_to: z.string().optional() }),
     body: { required: true, content: { 'application/json': { schema: VerifyRequest } } },
@@ -61,7 +61,7 @@ const verify = createRoute({
     ...flowProblemResponses,
     200: { description: 'Signed in', content: { 'application/json': { schema: VerifyResponse } } },
     303: { description: 'Signed in (redirect after-job, HTML clients)' },
-    400: { description: 'Wrong code (VALIDATION_FAILED), HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXHAUSTED', content: problemContent },
+    400: { description: 'Wrong code (VALIDATION_FAILED), HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED', content: problemContent },
     403: { description: 'SECOND_FACTOR_REQUIRED (with `handle` and `methods`): continue with POST /v1/login/second-factor', content: problemContent },
     503: { description: 'Kratos is unavailable', content: problemContent },
   },

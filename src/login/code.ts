@@ -21,7 +21,7 @@ import { completeSignIn, type SignInDeps } from './sign-in.ts';
 /** How long a code handle opens; Kratos's flow and code lifespans still apply inside it. */
 export const CODE_HANDLE_TTL_MS = 60 * 60_000;
 
-const wrongCode = (): FieldError => ({ pointer: '/code', code: 'INVALID_CODE', message: 'The code is invalid or has expired.' });
+const wrongCode = (): FieldError => ({ pointer: '/code', code: 'CODE_INVALID', message: 'The code is invalid or has expired.' });
 
 /** The failures the code steps share, as the client's answer. */
 export function codeStepFailure(deps: Pick<SignInDeps, 'log'>, during: string, result: CodeStepFailure | { kind: 'unknown_identifier' }): AppError {
@@ -30,9 +30,9 @@ export function codeStepFailure(deps: Pick<SignInDeps, 'log'>, during: string, r
     case 'unknown_identifier':
       return validationError([wrongCode()]);
     case 'attempts_exhausted':
-      return new AppError('CODE_ATTEMPTS_EXHAUSTED');
+      return new AppError('CODE_ATTEMPTS_EXCEEDED', { detail: 'Too many codes were tried for this request; ask for a new code and start again.' });
     case 'expired':
-      return new AppError('CODE_EXPIRED');
+      return new AppError('CODE_EXPIRED', { detail: 'The code or its flow has expired; ask for a new code and start again.' });
     default:
       return kratosFailure(deps.log, during, result);
   }

@@ -16,6 +16,11 @@ const LoginRequest = z
   .strictObject({
     identifier: z.string().min(1).max(320).openapi({ example: 'ada@example.com' }),
     password: z.string().min(1).max(4096),
+    refresh: z.boolean().optional().openapi({
+      description:
+        'Re-authenticate the session sent with the request (cookie, Bearer or X-Session-Token) instead of starting a new one (Kratos `refresh=true`): ' +
+        'the same session becomes recent again (privileged for settings) and is returned in the same delivery mode. The identifier must belong to that session.',
+    }),
   })
   .openapi('LoginRequest');
 
@@ -35,7 +40,8 @@ const route = createRoute({
   summary: 'Sign in in one request',
   description:
     'Creates and submits a Kratos native login flow, then replays the login after-jobs (session, revoke_active_sessions, redirect). ' +
-    'A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer.',
+    'A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer. ' +
+    'With a session and without `refresh: true`: SESSION_ALREADY_AVAILABLE; with `refresh: true`, the session is re-authenticated (after a REAUTHENTICATION_REQUIRED from settings).',
   request: {
     query: z.object({ return_to: z.string().optional() }),
     body: { required: true, content: { 'application/json': { schema: LoginRequest } } },
@@ -45,7 +51,7 @@ const route = createRoute({
     200: { description: 'Signed in', content: { 'application/json': { schema: LoginResponse } } },
     303: { description: 'Signed in (HTML form post): redirect' },
     400: { description: 'Invalid input, a session was sent, or return_to is not allowed', content: problemContent },
-    401: { description: 'Wrong identifier or password', content: problemContent },
+    401: { description: 'Wrong identifier or password; or `refresh: true` without a valid session', content: problemContent },
     403: {
       description:
         'SECOND_FACTOR_REQUIRED: the password was right and the account has a second factor; the problem document carries ' +
@@ -76,10 +82,14 @@ export function loginRoutes(config: GatewayConfig) {
       plan,
       handles: handleSealerFor(config),
     };
-    return respondWithOutcome(c, await signIn(deps, { submission: body, delivery, redirectTo, client }));
+    const { refresh, ...submission } = body;
+    return respondWithOutcome(c, await signIn(deps, { submission, delivery, redirectTo, client, refresh: refresh === true }));
   }
 
   const router = createRouter();
-  router.post('/v1/login', acceptBody(LoginRequest, login));
+  // An HTML form sends `refresh=true` (or a checked box, `on`) as a string.
+  const prepare = (form: Record<string, unknown>) =>
+    'refresh' in form ? { ...form, refresh: form.refresh === 'true' || form.refresh === 'on' } : form;
+  router.post('/v1/login', acceptBody(LoginRequest, login, prepare));
   return router.openapi(route, (c) => login(c, c.req.valid('json')));
 }

@@ -98,8 +98,8 @@ export function codeSignUpRoutes(config: GatewayConfig) {
     summary: 'Finish a sign-up by emailed code',
     description:
       'Runs the sign-up pipeline of POST /v1/registration (before services, identity creation by the code, after services, rollback, ' +
-      'after-jobs, Idempotency-Key) with the traits and fields sealed in `handle`. A wrong code is a field error (INVALID_CODE); ' +
-      'Kratos allows 5 code submissions per flow (then CODE_ATTEMPTS_EXHAUSTED: start again).',
+      'after-jobs, Idempotency-Key) with the traits and fields sealed in `handle`. A wrong code is a field error (CODE_INVALID); ' +
+      'Kratos allows 5 code submissions per flow (then CODE_ATTEMPTS_EXCEEDED: start again).',
     request: {
       query: z.object({ return_to: z.string().optional() }),
       body: { required: true, content: { 'application/json': { schema: VerifyRequest } } },
@@ -108,7 +108,7 @@ export function codeSignUpRoutes(config: GatewayConfig) {
     responses: {
       ...flowProblemResponses,
       200: { description: 'Signed up', content: { 'application/json': { schema: VerifyResponse } } },
-      400: { description: 'Wrong code, taken identifier, HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXHAUSTED', content: problemContent },
+      400: { description: 'Wrong code, taken identifier, HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED', content: problemContent },
       409: { description: 'A request with the same Idempotency-Key is still running', content: problemContent },
       422: { description: 'The Idempotency-Key was used with a different body', content: problemContent },
       500: { description: 'A failed sign-up could not be undone', content: problemContent },

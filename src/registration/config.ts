@@ -85,6 +85,15 @@ export const registrationConfigSchema = z
      * (after services, metadata, a fresh session), `rollback` deletes the identity and answers 503.
      */
     on_lost_answer: z.enum(['complete', 'rollback']).default('complete'),
+    /**
+     * Enumeration-safe sign-up (off by default): a sign-up for an address that already has an
+     * account answers like a new sign-up (200, the same body shape, no identity in either), and
+     * the `existing_account` services are told so the owner can be warned out of band. Needs
+     * Kratos verification on and no `session` registration after-job (refused at start).
+     */
+    enumeration_safe: z.boolean().default(false),
+    /** In enumeration-safe mode, a successful sign-up answers no sooner than this (ms), either way. 0: no floor. */
+    enumeration_safe_min_ms: z.number().int().min(0).max(30_000).default(1000),
     /** The background queue of `retry_later` services (in memory: not durable). */
     retry_later: z
       .object({

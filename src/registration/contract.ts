@@ -20,7 +20,7 @@ export function registrationContract(config: GatewayConfig) {
 
   const response = z
     .object({
-      identity: IdentitySchema,
+      identity: IdentitySchema.optional().openapi({ description: 'The new identity; absent with registration.enumeration_safe (it would tell a new account from an existing one).' }),
       session: SessionSchema.optional().openapi({ description: 'Present when the session after-job ran.' }),
       session_token: z.string().optional().openapi({ description: 'The Kratos session token, only with token delivery.' }),
       redirect_to: z.string().optional().openapi({ description: 'Where to send the user, when the redirect after-job ran.' }),
@@ -28,7 +28,14 @@ export function registrationContract(config: GatewayConfig) {
         .array(z.object({ service: z.string(), outcome: z.enum(['failed', 'rejected', 'retrying']) }))
         .optional()
         .openapi({ description: 'After services that did not complete but did not stop the sign-up (on_failure: continue or retry_later).' }),
-      continue_with: z.array(z.looseObject({ action: z.string() })),
+      verification: z
+        .object({
+          flow: z.string().openapi({ description: 'Verification flow handle for POST /v1/verification/code (and re-sends with POST /v1/verification).' }),
+          sent_to: z.string().openapi({ description: 'The address the code was sent to.' }),
+        })
+        .optional()
+        .openapi({ description: 'Present when Kratos verification is on: a code was emailed; the app can go straight to the code screen.' }),
+      continue_with: z.array(z.looseObject({ action: z.string() })).openapi({ description: 'Kratos\'s continue_with as is (without the session token item), kept for compatibility.' }),
     })
     .openapi('RegistrationResponse');
 

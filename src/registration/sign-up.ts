@@ -2,6 +2,8 @@ import type { ContinueWith } from '@ory/client';
 import { replaySessionJobs } from '../after-jobs/replay.ts';
 import type { FlowOutcome } from '../after-jobs/respond.ts';
 import { AppError } from '../errors.ts';
+import { atLeast } from '../shared/min-duration.ts';
+import { existingAccountAnswer, isIdentifierTaken, verificationOf, enumerationSafeBody } from './enumeration-safe.ts';
 import type { ForwardedClient, MetadataWrites, RegistrationSubmission } from '../kratos/port.ts';
 import type { TemplateContext } from '../services/template.ts';
 import type { Delivery } from '../session/config.ts';
@@ -50,27 +52,49 @@ export async function signUp(deps: SignUpDeps, input: SignUpInput): Promise<Sign
     request: { id: deps.requestId, ip: client.clientIp, user_agent: client.userAgent },
     idempotency_key: input.idempotencyKey,
   };
+  const startedAt = deps.now();
   await runBeforeServices(deps, serviceContext, signal);
-  const created = await (input.create ?? createIdentity)(deps, submission, client);
+  // --- enumeration-safe sign-up (issue 13): a taken address answers like a new sign-up ---
+  const enumerationSafe = deps.registration.enumeration_safe;
+  let created: Awaited<ReturnType<typeof createIdentity>>;
+  try {
+    created = await (input.create ?? createIdentity)(deps, submission, client);
+  } catch (err) {
+    if (!enumerationSafe || !isIdentifierTaken(err)) throw err;
+    const answer = await existingAccountAnswer(deps, serviceContext, submission, client, input.redirectTo);
+    await atLeast(startedAt, deps.registration.enumeration_safe_min_ms, deps.now);
+    return { kind: 'done', value: answer };
+  }
+  // --- end enumeration-safe sign-up ---
   const { identity } = created;
   log.info('identity created', { identity_id: identity.id, delivery, ...(created.how === 'recovered' ? { recovered: true } : {}) });
 
   if (created.how === 'recovered' && (deps.registration.on_lost_answer === 'rollback' || (plan.session && !created.sessionToken))) {
     return rollbackIdentity(deps, identity.id, 'lost answer', new AppError('SIGNUP_ROLLED_BACK'));
   }
-  return withRollback(deps, identity.id, async (): Promise<FlowOutcome> => {
+  const result = await withRollback(deps, identity.id, async (): Promise<FlowOutcome> => {
     const reported = await runAfterServices(deps, identity, serviceContext, metadata, signal);
     const session = await replaySessionJobs(deps, plan, { session: created.session, token: created.sessionToken }, delivery, client);
     throwIfAborted(signal);
+    const continueWith = clientContinueWith(created.continueWith);
+    const verification = verificationOf(continueWith);
+    if (enumerationSafe) {
+      if (!verification) log.warn('enumeration-safe sign-up without a verification flow: is Kratos verification on?');
+      // Nothing that only a new account has: no identity, no service report (it is logged).
+      return { body: enumerationSafeBody(verification, continueWith), redirectTo: input.redirectTo };
+    }
     return {
       body: {
         identity,
         ...session.output,
-        continue_with: clientContinueWith(created.continueWith),
+        ...(verification ? { verification } : {}),
+        continue_with: continueWith,
         ...(reported.length > 0 ? { services: reported } : {}),
       },
       cookie: session.cookie,
       redirectTo: input.redirectTo,
     };
   });
+  if (enumerationSafe && result.kind === 'done') await atLeast(startedAt, deps.registration.enumeration_safe_min_ms, deps.now);
+  return result;
 }

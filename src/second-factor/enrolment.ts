@@ -69,7 +69,7 @@ const routes = {
     path: '/v1/settings/totp/confirm',
     operationId: 'confirmTotpEnrolment',
     summary: 'Confirm TOTP enrolment with a first code',
-    description: 'Saves the TOTP secret once a code computed from it is right; the current session becomes aal2. A wrong code is a field error (INVALID_CODE).',
+    description: 'Saves the TOTP secret once a code computed from it is right; the current session becomes aal2. A wrong code is a field error (CODE_INVALID).',
     request: { body: { required: true, content: { 'application/json': { schema: TotpConfirmRequest } } } },
     responses: {
       ...flowProblemResponses,
@@ -122,7 +122,7 @@ function node(ui: UiContainer | undefined, id: string): UiNode | undefined {
 
 /** Kratos's wrong-TOTP message (4000008, on the `totp_code` node in settings) as our field code. */
 function withCodeErrors(errors: FieldError[]): FieldError[] {
-  return errors.map((e) => (e.kratos?.id === 4000008 ? { ...e, pointer: '/totp_code', code: 'INVALID_CODE', message: 'The authentication code is invalid.' } : e));
+  return errors.map((e) => (e.kratos?.id === 4000008 ? { ...e, pointer: '/totp_code', code: 'CODE_INVALID', message: 'The authentication code is invalid.' } : e));
 }
 
 export function enrolmentRoutes(config: GatewayConfig) {

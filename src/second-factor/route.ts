@@ -43,7 +43,7 @@ const route = createRoute({
     '`aal=aal2` login flow with the sealed AAL1 session, then replays the login after-jobs (session as token or cookie, ' +
     'revoke_active_sessions, redirect) with the aal2 session. Without `handle`: steps up the session sent with the request ' +
     '(cookie, Bearer or X-Session-Token) in place, after a SECOND_FACTOR_REQUIRED answer without handle (GET /v1/session, settings); the client keeps its token or cookie. ' +
-    'Exactly one of `totp_code` and `lookup_code`. A wrong code is a field error (INVALID_CODE); the same handle can be tried again.',
+    'Exactly one of `totp_code` and `lookup_code`. A wrong code is a field error (CODE_INVALID); the same handle can be tried again.',
   request: {
     query: z.object({ return_to: z.string().optional() }),
     body: { required: true, content: { 'application/json': { schema: SecondFactorRequest } } },

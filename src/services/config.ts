@@ -131,7 +131,12 @@ export type OnFailure = z.infer<typeof onFailure>;
 const serviceSchema = z
   .object({
     name: serviceName,
-    stage: z.enum(['before', 'after'], { error: 'must be "before" or "after"' }),
+    /**
+     * `existing_account` (issue 13): called in the background when an enumeration-safe sign-up
+     * finds the address taken, so the owner can be told out of band; its outcome never changes
+     * the answer.
+     */
+    stage: z.enum(['before', 'after', 'existing_account'], { error: 'must be "before", "after" or "existing_account"' }),
     /** Adjacent concurrent services of a stage run together; the stage waits for the slowest. */
     concurrent: z.boolean().default(false),
     timeout_ms: z.number().int().min(10).max(120_000).default(5000),
@@ -175,6 +180,12 @@ const serviceSchema = z
     if (s.stage === 'after' && s.on_failure === 'abort') {
       ctx.addIssue({ code: 'custom', path: ['on_failure'], message: 'an after service uses rollback, continue or retry_later (the identity exists already)' });
     }
+    if (s.stage === 'existing_account' && s.on_failure !== undefined && s.on_failure !== 'continue') {
+      ctx.addIssue({ code: 'custom', path: ['on_failure'], message: 'an existing_account service can only continue (its outcome never changes the answer)' });
+    }
+    if (s.save && s.stage === 'existing_account') {
+      ctx.addIssue({ code: 'custom', path: ['save'], message: 'is only possible for after services (metadata needs the identity)' });
+    }
     if (s.save && s.stage === 'before') {
       ctx.addIssue({ code: 'custom', path: ['save'], message: 'is only possible for after services (metadata needs the identity)' });
     }
@@ -195,7 +206,7 @@ const serviceSchema = z
   })
   .transform((s) => ({
     ...s,
-    on_failure: s.on_failure ?? (s.stage === 'before' ? 'abort' : 'rollback'),
+    on_failure: s.on_failure ?? (s.stage === 'before' ? 'abort' : s.stage === 'existing_account' ? 'continue' : 'rollback'),
     rejected_statuses: s.rejected_statuses ?? [400, 409, 422],
   }));
 

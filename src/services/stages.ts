@@ -7,8 +7,11 @@ import type { OnFailure, ServiceConfig, ServicesConfig } from './config.ts';
  * (the verdict), and what a stage reports, writes and retries later. No I/O here.
  */
 
-/** `before` identity creation (can veto) or `after` it (knows the identity). */
-export type Stage = 'before' | 'after';
+/**
+ * `before` identity creation (can veto) or `after` it (knows the identity);
+ * `existing_account`: an enumeration-safe sign-up found the address taken (never vetoes).
+ */
+export type Stage = 'before' | 'after' | 'existing_account';
 
 /** One service's run within a stage. */
 export interface ServiceRun {

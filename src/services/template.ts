@@ -155,7 +155,7 @@ const contextShape: Record<string, readonly string[] | null> = {
  * Why a placeholder path cannot work for a service of `stage`, or null when it can. Used by
  * the config schema so a typo fails at start instead of rendering null at sign-up time.
  */
-export function placeholderProblem(path: string, stage: 'before' | 'after'): string | null {
+export function placeholderProblem(path: string, stage: 'before' | 'after' | 'existing_account'): string | null {
   let segments: string[];
   try {
     segments = parseDotPath(path);
@@ -168,6 +168,7 @@ export function placeholderProblem(path: string, stage: 'before' | 'after'): str
     return `placeholder "${path}" must start with fields, traits, request, identity or idempotency_key`;
   }
   if (root === 'identity' && stage === 'before') return `placeholder "${path}": the identity does not exist yet in the before stage`;
+  if (root === 'identity' && stage === 'existing_account') return `placeholder "${path}": the existing_account stage does not read the existing identity (use traits)`;
   if (children !== null) {
     if (children.length === 0 && second !== undefined) return `placeholder "${path}": ${root} has no properties`;
     if (children.length > 0 && (second === undefined || !children.includes(second))) {

@@ -82,7 +82,7 @@ describe('second-factor enrolment through settings', () => {
 
     const wrong = await postJson(`${token.url}/v1/settings/totp/confirm`, { handle, totp_code: wrongTotp(secret) }, auth);
     expect(wrong.status).toBe(400);
-    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/totp_code', code: 'INVALID_CODE', kratos: { id: 4000008 } })]);
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/totp_code', code: 'CODE_INVALID', kratos: { id: 4000008 } })]);
     // Without the session that started it, the handle is useless.
     expect((await postJson(`${token.url}/v1/settings/totp/confirm`, { handle, totp_code: totp(secret) })).status).toBe(401);
 
@@ -141,7 +141,7 @@ describe('TOTP second factor at login', () => {
     const wrong = await secondFactor(token, { handle: first.body.handle, totp_code: wrongTotp(secret) });
     expect(wrong.status).toBe(400);
     expect(wrong.body.code).toBe('VALIDATION_FAILED');
-    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/totp_code', code: 'INVALID_CODE', kratos: { id: 4000008 } })]);
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/totp_code', code: 'CODE_INVALID', kratos: { id: 4000008 } })]);
 
     const ok = await secondFactor(token, { handle: first.body.handle, totp_code: totp(secret) });
     expect(ok.status).toBe(200);
@@ -233,9 +233,9 @@ describe('lookup (backup) codes at login', () => {
     const again = await logIn(token, email);
     const reused = await secondFactor(token, { handle: again.body.handle, lookup_code: codes[0] });
     expect(reused.status).toBe(400);
-    expect(reused.body.errors).toEqual([expect.objectContaining({ pointer: '/lookup_code', code: 'INVALID_CODE', kratos: { id: 4000012 } })]);
+    expect(reused.body.errors).toEqual([expect.objectContaining({ pointer: '/lookup_code', code: 'CODE_INVALID', kratos: { id: 4000012 } })]);
     const unknown = await secondFactor(token, { handle: again.body.handle, lookup_code: 'zzzzzzzz' });
-    expect(unknown.body.errors).toEqual([expect.objectContaining({ pointer: '/lookup_code', code: 'INVALID_CODE', kratos: { id: 4000016 } })]);
+    expect(unknown.body.errors).toEqual([expect.objectContaining({ pointer: '/lookup_code', code: 'CODE_INVALID', kratos: { id: 4000016 } })]);
     const next = await secondFactor(token, { handle: again.body.handle, lookup_code: codes[1] });
     expect(next.status).toBe(200);
   });
@@ -255,7 +255,7 @@ describe('passwordless code login', () => {
     const wrongCode = code === '000000' ? '111111' : '000000';
     const wrong = await postJson(`${token.url}/v1/login/code/verify`, { handle: sent.body.handle, code: wrongCode });
     expect(wrong.status).toBe(400);
-    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/code', code: 'INVALID_CODE' })]);
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/code', code: 'CODE_INVALID' })]);
     expect(JSON.stringify(wrong.body)).not.toContain(wrongCode);
 
     const ok = await postJson(`${token.url}/v1/login/code/verify`, { handle: sent.body.handle, code }, { 'x-session-delivery': 'token' });
@@ -284,7 +284,7 @@ describe('passwordless code login', () => {
     expect(strip(wrongUnknown.body)).toEqual(strip(wrongKnown.body));
   });
 
-  it('the 6th code submission fails even with the right code (Kratos limit): CODE_ATTEMPTS_EXHAUSTED', async () => {
+  it('the 6th code submission fails even with the right code (Kratos limit): CODE_ATTEMPTS_EXCEEDED', async () => {
     const email = uniqueEmail('codelimit');
     await signUp(token, email);
     const sent = await postJson(`${token.url}/v1/login/code`, { identifier: email });
@@ -297,8 +297,8 @@ describe('passwordless code login', () => {
       expect(res.body.code).toBe('VALIDATION_FAILED');
     }
     const sixth = await postJson(`${token.url}/v1/login/code/verify`, { handle: sent.body.handle, code });
-    expect(sixth.status).toBe(400);
-    expect(sixth.body.code).toBe('CODE_ATTEMPTS_EXHAUSTED');
+    expect(sixth.status).toBe(410);
+    expect(sixth.body.code).toBe('CODE_ATTEMPTS_EXCEEDED');
   });
 
   it('a TOTP user signing in by code still needs the second factor', async () => {
@@ -331,7 +331,7 @@ describe('sign-up by code', () => {
     const wrongCode = code === '000000' ? '111111' : '000000';
     const wrong = await postJson(`${token.url}/v1/registration/code/verify`, { handle: sent.body.handle, code: wrongCode });
     expect(wrong.status).toBe(400);
-    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/code', code: 'INVALID_CODE' })]);
+    expect(wrong.body.errors).toEqual([expect.objectContaining({ pointer: '/code', code: 'CODE_INVALID' })]);
     expect(await identitiesByEmail(token.kratos.adminUrl, email)).toEqual([]);
 
     const ok = await postJson(`${token.url}/v1/registration/code/verify`, { handle: sent.body.handle, code }, { 'x-session-delivery': 'token' });

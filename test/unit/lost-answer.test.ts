@@ -31,6 +31,7 @@ function port(script: Script, calls: string[]): KratosPort {
       flow === 'login'
         ? (calls.push(`login ${submission.identifier}`), script.login ?? { kind: 'invalid_credentials' })
         : (calls.push('resubmit'), script.resubmit ?? { kind: 'unavailable', problem: { reason: 'x' } })) as KratosPort['submitFlow'],
+    getFlow: unused,
     whoami: unused,
     revokeSession: unused,
     revokeOtherSessions: unused,

@@ -45,7 +45,7 @@ describe('servicesConfigSchema', () => {
       ]),
     ).toEqual([
       '[0].name: service names are lower_snake_case, at most 64 characters',
-      '[0].stage: must be "before" or "after"',
+      '[0].stage: must be "before", "after" or "existing_account"',
       '[0].http.url: must be an http(s) URL',
       '[1].http.headers.x-ok: must not contain CR, LF or NUL',
       '[1].on_failure: a before service can only abort (nothing exists yet to roll back or keep)',
