@@ -4,6 +4,7 @@ import { kratosFailure } from '../kratos/failure.ts';
 import { runNativeFlow } from '../kratos/native-flow.ts';
 import type { CodeStepFailure, ForwardedClient } from '../kratos/port.ts';
 import type { Delivery } from '../session/config.ts';
+import { atLeast } from '../shared/min-duration.ts';
 import { completeSignIn, type SignInDeps } from './sign-in.ts';
 
 /**
@@ -17,6 +18,12 @@ import { completeSignIn, type SignInDeps } from './sign-in.ts';
  * handle marked (inside the ciphertext) as unknown, that fails to verify like a wrong code.
  * The client's session token is never forwarded: Kratos refuses aal1 code login with one.
  */
+
+/**
+ * The send step takes at least this long, for known and unknown identifiers alike: Kratos
+ * answers an unknown one sooner (no code to store, no mail to queue), and the floor hides that.
+ */
+export const CODE_SEND_MIN_MS = 300;
 
 /** How long a code handle opens; Kratos's flow and code lifespans still apply inside it. */
 export const CODE_HANDLE_TTL_MS = 60 * 60_000;
@@ -40,6 +47,7 @@ export function codeStepFailure(deps: Pick<SignInDeps, 'log'>, during: string, r
 
 export async function sendLoginCode(deps: SignInDeps, identifier: string, client: ForwardedClient): Promise<{ handle: string }> {
   const { log } = deps;
+  const startedAt = deps.now();
   let flowId = '';
   const result = await runNativeFlow(deps.kratos, 'login_code', { identifier }, { ...client, sessionToken: undefined }, {
     onExpired: () => log.info('login flow expired between create and submit; retrying with a new flow'),
@@ -51,6 +59,7 @@ export async function sendLoginCode(deps: SignInDeps, identifier: string, client
   }
   // Not logged as such: the log would tell which identifiers have accounts.
   log.info('login code step done');
+  await atLeast(startedAt, CODE_SEND_MIN_MS, deps.now);
   const handle = await deps.handles.seal('login_code', { f: flowId, i: identifier, ...(result.kind === 'unknown_identifier' ? { u: true } : {}) }, deps.now() + CODE_HANDLE_TTL_MS);
   return { handle };
 }

@@ -278,6 +278,23 @@ describe('passwordless code login', () => {
     expect(b.headers.get('content-type')).toBe(a.headers.get('content-type'));
     expect(b.body.handle.length).toBeGreaterThan(20);
 
+    // Timing: both paths take at least the gateway's floor (CODE_SEND_MIN_MS = 300 ms).
+    const timed = async (identifier: string) => {
+      const t = performance.now();
+      const r = await postJson(`${token.url}/v1/login/code`, { identifier });
+      registerSecret(r.body.handle);
+      return performance.now() - t;
+    };
+    const knownMs: number[] = [];
+    const unknownMs: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      knownMs.push(await timed(known));
+      unknownMs.push(await timed(uniqueEmail('codenobody')));
+    }
+    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    console.log(`code send, median of 4: known ${median(knownMs).toFixed(0)} ms, unknown ${median(unknownMs).toFixed(0)} ms`);
+    expect(Math.min(...knownMs, ...unknownMs)).toBeGreaterThanOrEqual(295);
+
     const wrongKnown = await postJson(`${token.url}/v1/login/code/verify`, { handle: a.body.handle, code: '123456' });
     const wrongUnknown = await postJson(`${token.url}/v1/login/code/verify`, { handle: b.body.handle, code: '123456' });
     expect(wrongUnknown.status).toBe(wrongKnown.status);
