@@ -13,6 +13,7 @@ import { AppError, problemResponse } from './errors.ts';
 import { healthRoutes } from './health/route.ts';
 import { encryptingStore } from './idempotency/encrypting-store.ts';
 import { createMemoryIdempotencyStore, type IdempotencyStore } from './idempotency/store.ts';
+import { loginCodeRoutes } from './login/code-route.ts';
 import { loginRoutes } from './login/route.ts';
 import { withTraceIds } from './observability/log-context.ts';
 import { observeRequests } from './observability/middleware.ts';
@@ -20,7 +21,10 @@ import { noopTelemetry } from './observability/telemetry.ts';
 import { bodyProblem } from './middleware/body.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { originGuard } from './middleware/origin-guard.ts';
+import { codeSignUpRoutes } from './registration/code-signup.ts';
 import { registrationRoutes } from './registration/route.ts';
+import { enrolmentRoutes } from './second-factor/enrolment.ts';
+import { secondFactorRoutes } from './second-factor/route.ts';
 import { createMemoryRetryQueue, runnerExecutor } from './services/retry-queue.ts';
 import { createServiceRunner } from './services/runner.ts';
 import { createSessionCookies } from './session/cookie.ts';
@@ -163,6 +167,11 @@ export function createApp(deps: AppDeps) {
   app.route('/', settingsRoutes());
   app.route('/', recoveryRoutes(config));
   app.route('/', verificationRoutes(config));
+  // second factor and passwordless code (issue 14)
+  app.route('/', secondFactorRoutes(config));
+  app.route('/', loginCodeRoutes(config));
+  app.route('/', enrolmentRoutes(config));
+  app.route('/', codeSignUpRoutes(config));
 
   if (config.docs.enabled) app.route('/', docsRoutes(base, deps.docsAssets));
   serveOpenApiDocument(app, config);

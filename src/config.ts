@@ -129,6 +129,11 @@ export const configSchema = z
     verification: verificationConfigSchema,
     /** Recovery by code (POST /v1/recovery, /v1/recovery/code). */
     recovery: recoveryConfigSchema,
+    /** Second factor (issue 14): the issuer written into TOTP `otpauth://` URLs; match Kratos's `selfservice.methods.totp.config.issuer`. */
+    second_factor: z
+      .object({ totp_issuer: z.string().min(1).max(100).optional() })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {

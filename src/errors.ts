@@ -55,6 +55,12 @@ export const errorCodes = {
   CODE_EXPIRED: { status: 410, message: 'The code has expired. Request a new code with POST /v1/verification.' },
   CODE_ATTEMPTS_EXCEEDED: { status: 410, message: 'Too many codes were tried on this verification flow. Request a new code with POST /v1/verification (without `flow`).' },
   VERIFICATION_ALREADY_DONE: { status: 410, message: 'This verification flow has already been completed. To verify again, request a new code with POST /v1/verification.' },
+  // second factor and passwordless code (issue 14); SECOND_FACTOR_REQUIRED (above) also answers a login
+  // whose account has a second factor, with `handle` and `methods`.
+  // A wrong, expired or exhausted code answers with CODE_INVALID, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED (issue 13's codes).
+  HANDLE_INVALID: { status: 400, message: 'The handle is invalid or has expired; start again.' },
+  SECOND_FACTOR_ALREADY_ENROLLED: { status: 409, message: 'This second factor is set up already; remove it first to set it up again.' },
+  SECOND_FACTOR_NOT_ENROLLED: { status: 409, message: 'This second factor is not set up.' },
   // field level
   REQUIRED: { message: 'A required value is missing.' },
   INVALID_TYPE: { message: 'The value has the wrong type.' },
@@ -76,6 +82,7 @@ export const errorCodes = {
   KRATOS_MESSAGE: { message: 'Kratos reported a problem with the submitted data.' },
   SERVICE_REJECTED: { message: 'An external check declined this value.' },
   CODE_INVALID: { message: 'The code is wrong or has already been used.' },
+  METHOD_NOT_ENROLLED: { message: 'This second factor is not set up for the account.' },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 interface ErrorCodeEntry {
@@ -111,6 +118,8 @@ export interface AppErrorOptions {
   detail?: string;
   errors?: FieldError[];
   headers?: Record<string, string>;
+  /** Extra members of the problem document (RFC 9457 §3.2), e.g. `handle` and `methods`. */
+  extensions?: Record<string, unknown>;
 }
 
 /**
@@ -122,6 +131,7 @@ export class AppError extends Error {
   readonly detail: string;
   readonly errors: FieldError[];
   readonly headers: Record<string, string>;
+  readonly extensions: Record<string, unknown>;
 
   constructor(
     readonly code: RequestErrorCode,
@@ -134,6 +144,7 @@ export class AppError extends Error {
     this.status = entry.status ?? 500;
     this.detail = detail;
     this.errors = options.errors ?? [];
+    this.extensions = options.extensions ?? {};
     this.headers = entry.retryAfter === undefined ? { ...options.headers } : { 'Retry-After': String(entry.retryAfter), ...options.headers };
   }
 }
@@ -174,6 +185,7 @@ export interface ProblemDocument {
 
 export function toProblem(err: AppError, requestId: string): ProblemDocument {
   return {
+    ...err.extensions,
     type: `urn:kratos-bff:problem:${err.code.toLowerCase().replaceAll('_', '-')}`,
     title: titles[err.status] ?? 'Error',
     status: err.status,

@@ -119,11 +119,12 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
 
   return {
     createFlow: (flow, client, opts?: CreateFlowOptions) => {
-      const query = new URLSearchParams();
+      const spec = nativeFlows[flow];
+      const query = new URLSearchParams(spec.createQuery ?? '');
       if (opts?.refresh) query.set('refresh', 'true');
       if (opts?.aal) query.set('aal', opts.aal);
       const qs = query.toString();
-      return createFlow(`/self-service/${flow}/api${qs ? `?${qs}` : ''}`, client);
+      return createFlow(`/self-service/${spec.kratosFlow ?? flow}/api${qs ? `?${qs}` : ''}`, client);
     },
 
     async submitFlow(flow, flowId, submission, client) {
@@ -131,7 +132,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
       const res = await call({
         method: 'POST',
         origin: options.publicUrl,
-        path: `/self-service/${flow}?flow=${encodeURIComponent(flowId)}`,
+        path: `/self-service/${spec.kratosFlow ?? flow}?flow=${encodeURIComponent(flowId)}`,
         headers: nativeHeaders(client, true),
         body: JSON.stringify(spec.payload(submission)),
         // No signal here on purpose: a submit cut short may still have done its work (a
@@ -172,7 +173,9 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
       const r = res as HttpResponse;
       const body = parseJson(r.body) as (KratosErrorBody & Partial<Session>) | undefined;
       if (r.status === 200 && typeof body?.id === 'string') return { kind: 'ok', session: body as Session };
-      // 401 carries no error id (Kratos wraps it); 403 is an AAL the gateway does not step up.
+      // A valid session below the required AAL: the client can step up (issue 14).
+      if (r.status === 403 && body?.error?.id === 'session_aal2_required') return { kind: 'aal2_required' };
+      // 401 carries no error id (Kratos wraps it).
       if (r.status === 401 || r.status === 403) return { kind: 'unauthenticated' };
       return { kind: 'upstream_error', problem: problemOf(r.status, body) };
     },

@@ -1,4 +1,5 @@
 import type { ContinueWith, Identity, Session, UiContainer } from '@ory/client';
+import type { FieldError } from '../errors.ts';
 import type { FlowResults, FlowSubmissions, FlowType, SessionProblem, UpstreamProblem } from './port.ts';
 import { flowErrors, verificationCodeErrors } from './messages.ts';
 
@@ -25,6 +26,10 @@ export type FlowAnswer =
   | { kind: 'no_answer'; problem: UpstreamProblem };
 
 export interface NativeFlowSpec<F extends FlowType> {
+  /** Kratos's flow name in the URL, when it differs from the flow type (`login_code` → `login`). */
+  kratosFlow?: 'login' | 'registration';
+  /** Query string of the create call (`aal=aal2`). */
+  createQuery?: string;
   /** The JSON body of the submit, `method` included. */
   payload(submission: FlowSubmissions[F]): Record<string, unknown>;
   /** Kratos's answer as the flow's result. */
@@ -234,4 +239,123 @@ export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
     },
   },
   // --- end verification ---
+
+  // --- second factor and passwordless code (issue 14) ---
+
+  login_second_factor: {
+    kratosFlow: 'login',
+    createQuery: 'aal=aal2',
+    payload: (s) => (s.method === 'totp' ? { method: 'totp', totp_code: s.totpCode } : { method: 'lookup_secret', lookup_secret: s.lookupCode }),
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') return { kind: 'unavailable', problem: answer.problem };
+      const { status, body } = answer;
+      if (status >= 500) return { kind: 'unavailable', problem: problemOf(status, body) };
+      if (status === 200 && body?.session && typeof body.session_token === 'string') {
+        return { kind: 'ok', session: body.session as Session, sessionToken: body.session_token };
+      }
+      const shared = sharedOutcome(body);
+      if (shared) return shared;
+      if (body?.error?.id === 'session_aal1_required' || status === 401) return { kind: 'unauthenticated' };
+      if (status === 400 && body?.ui) {
+        const ui = body.ui as UiContainer;
+        const errors = secondFactorErrors(ui, identifierPointer);
+        if (errors.length > 0) return { kind: 'invalid', errors };
+      }
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
+
+  login_code: {
+    kratosFlow: 'login',
+    payload: (s) => ({ method: 'code', identifier: s.identifier, ...(s.code !== undefined ? { code: s.code } : {}) }),
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') return { kind: 'unavailable', problem: answer.problem };
+      const { status, body } = answer;
+      if (status >= 500) return { kind: 'unavailable', problem: problemOf(status, body) };
+      if (status === 200 && body?.session && typeof body.session_token === 'string') {
+        return { kind: 'ok', session: body.session as Session, sessionToken: body.session_token };
+      }
+      const shared = sharedOutcome(body);
+      if (shared) return shared;
+      // Before the generic errors: 4000035 is an error message, and must not become a field error.
+      if (status === 400 && body?.ui && messageIds(body.ui as UiContainer).includes(4000035)) return { kind: 'unknown_identifier' };
+      const step = codeStep(status, body, 1010014, 4010008, identifierPointer);
+      if (step) return step;
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
+
+  registration_code: {
+    kratosFlow: 'registration',
+    payload(s) {
+      const payload: Record<string, unknown> = { method: 'code', traits: s.traits, ...(s.code !== undefined ? { code: s.code } : {}) };
+      if (s.transientPayload && Object.keys(s.transientPayload).length > 0) payload.transient_payload = s.transientPayload;
+      return payload;
+    },
+    mapAnswer(answer, identifierPointer) {
+      if (answer.kind === 'no_answer') {
+        return answer.problem.sent ? { kind: 'ambiguous', problem: answer.problem, answered: false } : { kind: 'unavailable', problem: answer.problem };
+      }
+      const { status, body } = answer;
+      if (status >= 500) return { kind: 'ambiguous', problem: problemOf(status, body), answered: true };
+      if (status === 200 && body && typeof body.identity === 'object' && body.identity) {
+        return {
+          kind: 'ok',
+          identity: body.identity as Identity,
+          ...(body.session ? { session: body.session as Session } : {}),
+          ...(typeof body.session_token === 'string' ? { sessionToken: body.session_token } : {}),
+          continueWith: Array.isArray(body.continue_with) ? (body.continue_with as ContinueWith[]) : [],
+        };
+      }
+      const shared = sharedOutcome(body);
+      if (shared) return shared;
+      const step = codeStep(status, body, 1040005, 4040003, identifierPointer);
+      if (step) return step;
+      return { kind: 'upstream_error', problem: problemOf(status, body) };
+    },
+  },
 };
+
+/** Every message id of a flow's UI, flow level and per node. */
+function messageIds(ui: UiContainer): number[] {
+  return [...(ui.messages ?? []), ...(ui.nodes ?? []).flatMap((n) => n.messages ?? [])].map((m) => m.id);
+}
+
+/**
+ * The code steps of login and registration. The successful send is a **400** in state
+ * `sent_email` with an info message (`sentId`), not an error; a wrong code is `wrongId`; the
+ * 6th code submission of a flow is refused with 4000001 "submitted too often", right or wrong.
+ */
+function codeStep(
+  status: number,
+  body: FlowAnswerBody,
+  sentId: number,
+  wrongId: number,
+  identifierPointer: string,
+): { kind: 'sent' } | { kind: 'invalid_code' } | { kind: 'attempts_exhausted' } | { kind: 'invalid'; errors: FieldError[] } | undefined {
+  if (status !== 400 || !body?.ui) return undefined;
+  const ui = body.ui as UiContainer;
+  const ids = messageIds(ui);
+  if (ids.includes(wrongId)) return { kind: 'invalid_code' };
+  if ((ui.messages ?? []).some((m) => m.id === 4000001 && /submitted too often/i.test(m.text))) return { kind: 'attempts_exhausted' };
+  const errors = flowErrors(ui, identifierPointer);
+  if (errors.length > 0) return { kind: 'invalid', errors };
+  if (body.state === 'sent_email' && ids.includes(sentId)) return { kind: 'sent' };
+  return undefined;
+}
+
+/** Second-factor messages as errors on our body's fields (`/totp_code`, `/lookup_code`). */
+function secondFactorErrors(ui: UiContainer, identifierPointer: string): FieldError[] {
+  const lookup = (id: number, message: string): FieldError => ({ pointer: '/lookup_code', code: 'CODE_INVALID', message, kratos: { id } });
+  const out: FieldError[] = [];
+  for (const id of messageIds(ui)) {
+    if (id === 4000008) out.push({ pointer: '/totp_code', code: 'CODE_INVALID', message: 'The authentication code is invalid.', kratos: { id } });
+    else if (id === 4000016) out.push(lookup(id, 'The backup code is invalid.'));
+    else if (id === 4000012) out.push(lookup(id, 'This backup code has been used already.'));
+    else if (id === 4000011) out.push({ pointer: '/totp_code', code: 'METHOD_NOT_ENROLLED', message: 'This account has no authenticator app set up.', kratos: { id } });
+    else if (id === 4000014) out.push({ pointer: '/lookup_code', code: 'METHOD_NOT_ENROLLED', message: 'This account has no backup codes set up.', kratos: { id } });
+  }
+  if (out.length > 0) return out;
+  return flowErrors(ui, identifierPointer).map((e) => (e.pointer === '/lookup_secret' ? { ...e, pointer: '/lookup_code' } : e));
+}
+

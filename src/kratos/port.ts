@@ -11,7 +11,14 @@ import type { FieldError } from '../errors.ts';
  * The self-service flows the gateway runs as native (API) flows. Each has an entry in
  * `flows.ts` (its payload and how its answer maps to a result).
  */
-export type FlowType = 'registration' | 'login' | 'verification' | 'settings' | 'recovery';
+export type FlowType = 'registration' | 'login' | 'verification' | 'settings' | 'recovery' | SecondFactorFlowType;
+
+/**
+ * Second factor and passwordless code (issue 14). `login_second_factor` is Kratos's login flow
+ * created with `?aal=aal2` and the AAL1 session token; `login_code` / `registration_code` are the
+ * login and registration flows submitted with `method: code` (send, then verify on the same flow).
+ */
+export type SecondFactorFlowType = 'login_second_factor' | 'login_code' | 'registration_code';
 
 /** What the gateway forwards about the client on every native-flow call. */
 export interface ForwardedClient {
@@ -196,6 +203,8 @@ export type GetFlowResult =
 export type WhoamiResult =
   | { kind: 'ok'; session: Session }
   | { kind: 'unauthenticated' }
+  /** A valid session below the AAL Kratos requires (403 `session_aal2_required`): step up. */
+  | { kind: 'aal2_required' }
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
@@ -222,6 +231,63 @@ export type KratosVersionResult =
   | { kind: 'unavailable'; problem: UpstreamProblem }
   | { kind: 'upstream_error'; problem: UpstreamProblem };
 
+// --- second factor and passwordless code (issue 14) ---
+
+/** A second-factor answer on a `login?aal=aal2` flow. */
+export type SecondFactorSubmission = { method: 'totp'; totpCode: string } | { method: 'lookup_secret'; lookupCode: string };
+
+export type SecondFactorResult =
+  | { kind: 'ok'; session: Session; sessionToken: string }
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'expired'; newFlowId?: string }
+  /** The session is aal2 already. */
+  | { kind: 'signed_in' }
+  /** `unauthenticated`: no valid session came with the call (Kratos: `session_aal1_required`). */
+  | SessionProblem
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+/** The send step (`code` absent) or the verify step of a code login; `identifier` goes with both. */
+export interface LoginCodeSubmission {
+  identifier: string;
+  code?: string;
+}
+
+/** Failures shared by the code steps of login and registration. */
+export type CodeStepFailure =
+  | SessionProblem
+  /** Wrong code (Kratos 4010008 / 4040003). */
+  | { kind: 'invalid_code' }
+  /** The flow took 5 code submissions; it is dead (Kratos: "submitted too often"). */
+  | { kind: 'attempts_exhausted' }
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'expired'; newFlowId?: string }
+  | { kind: 'signed_in' }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'upstream_error'; problem: UpstreamProblem };
+
+export type LoginCodeResult =
+  /** Send step done: Kratos answered 400 `sent_email` with info 1010014. */
+  | { kind: 'sent' }
+  /** Kratos 4000035: no such account (or none with a code credential). Never shown as such. */
+  | { kind: 'unknown_identifier' }
+  | { kind: 'ok'; session: Session; sessionToken: string }
+  | CodeStepFailure;
+
+/** The send step (`code` absent) or the verify step of a code registration; the same traits go with both. */
+export interface RegistrationCodeSubmission {
+  traits: Record<string, unknown>;
+  code?: string;
+  transientPayload?: Record<string, unknown> | undefined;
+}
+
+export type RegistrationCodeResult =
+  | { kind: 'sent' }
+  | { kind: 'ok'; identity: Identity; session?: Session; sessionToken?: string; continueWith: ContinueWith[] }
+  /** The verify submit went out but no usable answer came back. */
+  | { kind: 'ambiguous'; problem: UpstreamProblem; answered: boolean }
+  | CodeStepFailure;
+
 /** What each flow type submits. */
 export interface FlowSubmissions {
   registration: RegistrationSubmission;
@@ -229,6 +295,9 @@ export interface FlowSubmissions {
   settings: SettingsSubmission;
   recovery: RecoverySubmission;
   verification: VerificationSubmission;
+  login_second_factor: SecondFactorSubmission;
+  login_code: LoginCodeSubmission;
+  registration_code: RegistrationCodeSubmission;
 }
 
 /** What each flow type's submit ends in. */
@@ -238,6 +307,9 @@ export interface FlowResults {
   settings: SettingsResult;
   recovery: RecoveryResult;
   verification: VerificationResult;
+  login_second_factor: SecondFactorResult;
+  login_code: LoginCodeResult;
+  registration_code: RegistrationCodeResult;
 }
 
 export interface KratosPort {

@@ -11,6 +11,7 @@ import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
 import { flowResponses, noSecurity, problem, SessionSchema } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
+import { handleSealerFor } from '../second-factor/handle.ts';
 import { signIn, type SignInDeps } from './sign-in.ts';
 
 const LoginRequest = z
@@ -57,6 +58,11 @@ const route = createRoute({
       // 429 RATE_LIMITED comes with flowResponses (login is rate limited, src/abuse/).
       400: problem('Invalid input, a session was sent, or return_to is not allowed'),
       401: problem('Wrong identifier or password (INVALID_CREDENTIALS); or `refresh: true` without a valid session'),
+      403: problem(
+        'SECOND_FACTOR_REQUIRED: the password was right and the account has a second factor; the problem document carries ' +
+          '`handle`, `methods` (`totp`, `lookup_code`) and `handle_expires_at`; continue with POST /v1/login/second-factor. ' +
+          'ORIGIN_NOT_ALLOWED: a cross-site request from an origin that is not allowed.',
+      ),
       413: problem('The body is too large (PAYLOAD_TOO_LARGE)'),
       503: problem('Kratos is unavailable; retry after `Retry-After`', 'Retry-After'),
     },
@@ -73,7 +79,15 @@ export function loginRoutes(config: GatewayConfig) {
     const redirectTo = resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log);
     const delivery = chooseDelivery(c);
     const client = await forwardedClient(c);
-    const deps: SignInDeps = { kratos: gateway.kratos, log, now: gateway.now, cookies: gateway.cookies, cookieConfig: config.session.cookie, plan };
+    const deps: SignInDeps = {
+      kratos: gateway.kratos,
+      log,
+      now: gateway.now,
+      cookies: gateway.cookies,
+      cookieConfig: config.session.cookie,
+      plan,
+      handles: handleSealerFor(config),
+    };
     // Abuse resistance (src/abuse/): rate limits, then the brute-force block and equal timing.
     const { refresh, ...submission } = body;
     await enforceRateLimit(c, 'login', submission.identifier);

@@ -24,6 +24,8 @@ export interface SignUpInput {
   redirectTo: string | undefined;
   /** The client as forwarded to Kratos, with the request's abort signal. */
   client: ForwardedClient & { signal: AbortSignal };
+  /** How the identity is made; the password flow by default (code sign-up: the verify step, issue 14). */
+  create?: typeof createIdentity;
 }
 
 /** `done`: signed up; otherwise the identity was (or could not be) removed again. */
@@ -56,7 +58,7 @@ export async function signUp(deps: SignUpDeps, input: SignUpInput): Promise<Sign
   const enumerationSafe = deps.registration.enumeration_safe;
   let created: Awaited<ReturnType<typeof createIdentity>>;
   try {
-    created = await createIdentity(deps, submission, client);
+    created = await (input.create ?? createIdentity)(deps, submission, client);
   } catch (err) {
     if (!enumerationSafe || !isIdentifierTaken(err)) throw err;
     const answer = await existingAccountAnswer(deps, serviceContext, submission, client, input.redirectTo);

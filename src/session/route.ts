@@ -19,6 +19,7 @@ const whoami = createRoute({
     200: { description: 'The session', content: { 'application/json': { schema: z.object({ session: SessionSchema }).openapi('SessionResponse') } } },
     400: problem('The Authorization or X-Session-Token header is malformed (INVALID_AUTHORIZATION)'),
     401: problem('No valid session (UNAUTHENTICATED)'),
+    403: problem('SECOND_FACTOR_REQUIRED: the session is valid but Kratos requires a second factor; step it up with POST /v1/login/second-factor (no handle)'),
     502: standardProblems[502],
     503: problem('Kratos is unavailable; retry after `Retry-After`', 'Retry-After'),
   },

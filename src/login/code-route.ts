@@ -1,0 +1,90 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { afterJobPlan } from '../after-jobs/plan.ts';
+import { resolveRedirect } from '../after-jobs/redirect.ts';
+import { respondWithOutcome } from '../after-jobs/respond.ts';
+import type { AppContext } from '../app-env.ts';
+import type { GatewayConfig } from '../config.ts';
+import { handleSealerFor } from '../second-factor/handle.ts';
+import { chooseDelivery } from '../session/delivery.ts';
+import { forwardedClient } from '../session/incoming.ts';
+import { flowProblemResponses, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { createRouter } from '../shared/router.ts';
+import { sendLoginCode, verifyLoginCode } from './code.ts';
+import type { SignInDeps } from './sign-in.ts';
+
+const SendRequest = z.strictObject({ identifier: z.string().min(1).max(320).openapi({ example: 'ada@example.com' }) }).openapi('LoginCodeRequest');
+const SendResponse = z
+  .object({ handle: z.string().openapi({ description: 'Opaque; send it with the code to POST /v1/login/code/verify.' }) })
+  .openapi('LoginCodeResponse');
+const VerifyRequest = z
+  .strictObject({
+    handle: z.string().min(1).max(16_384),
+    code: z.string().min(1).max(64).openapi({ description: 'The code from the email.', example: '123456' }),
+  })
+  .openapi('LoginCodeVerifyRequest');
+const VerifyResponse = z
+  .object({ session: SessionSchema.optional(), session_token: z.string().optional(), redirect_to: z.string().optional() })
+  .openapi('LoginCodeVerifyResponse');
+
+const send = createRoute({
+  method: 'post',
+  path: '/v1/login/code',
+  operationId: 'sendLoginCode',
+  summary: 'Send a sign-in code by email (passwordless)',
+  description:
+    'Runs the send step of a Kratos native login flow with the code method. The answer is the same whether or not an account ' +
+    'exists for the identifier (an unknown identifier gets a handle that never verifies). Needs Kratos with ' +
+    '`selfservice.methods.code.passwordless_enabled: true`.',
+  request: { body: { required: true, content: { 'application/json': { schema: SendRequest } } } },
+  responses: {
+    ...flowProblemResponses,
+    200: { description: 'A code was sent if the account exists', content: { 'application/json': { schema: SendResponse } } },
+    400: { description: 'Invalid input', content: problemContent },
+    503: { description: 'Kratos is unavailable', content: problemContent },
+  },
+});
+
+const verify = createRoute({
+  method: 'post',
+  path: '/v1/login/code/verify',
+  operationId: 'verifyLoginCode',
+  summary: 'Sign in with the emailed code',
+  description:
+    'Submits the code to the flow behind `handle`, then finishes like POST /v1/login: SECOND_FACTOR_REQUIRED for an account with a ' +
+    'second factor, else the login after-jobs (session as token or cookie, revoke_active_sessions, redirect). A wrong code is a field error ' +
+    '(CODE_INVALID) and can be retried; Kratos allows 5 code submissions per flow, then CODE_ATTEMPTS_EXCEEDED: ask for a new code.',
+  request: {
+    query: z.object({ return_to: z.string().optional() }),
+    body: { required: true, content: { 'application/json': { schema: VerifyRequest } } },
+  },
+  responses: {
+    ...flowProblemResponses,
+    200: { description: 'Signed in', content: { 'application/json': { schema: VerifyResponse } } },
+    303: { description: 'Signed in (redirect after-job, HTML clients)' },
+    400: { description: 'Wrong code (VALIDATION_FAILED), HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED', content: problemContent },
+    403: { description: 'SECOND_FACTOR_REQUIRED (with `handle` and `methods`): continue with POST /v1/login/second-factor', content: problemContent },
+    503: { description: 'Kratos is unavailable', content: problemContent },
+  },
+});
+
+/** `POST /v1/login/code` and `POST /v1/login/code/verify`. */
+export function loginCodeRoutes(config: GatewayConfig) {
+  const plan = afterJobPlan(config.selfservice, 'login');
+  const handles = handleSealerFor(config);
+
+  function depsOf(c: AppContext): SignInDeps {
+    const gateway = c.get('gateway');
+    return { kratos: gateway.kratos, log: c.get('log'), now: gateway.now, cookies: gateway.cookies, cookieConfig: config.session.cookie, plan, handles };
+  }
+
+  return createRouter()
+    .openapi(send, async (c) => c.json(await sendLoginCode(depsOf(c), c.req.valid('json').identifier, await forwardedClient(c)), 200))
+    .openapi(verify, async (c) => {
+      const deps = depsOf(c);
+      const redirectTo = resolveRedirect(plan, c.req.url, c.get('gateway').returnToPolicy, deps.log);
+      const delivery = chooseDelivery(c);
+      const body = c.req.valid('json');
+      const outcome = await verifyLoginCode(deps, { handle: body.handle, code: body.code, delivery, redirectTo, client: await forwardedClient(c) });
+      return respondWithOutcome(c, outcome) as never;
+    });
+}
