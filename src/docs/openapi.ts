@@ -22,7 +22,12 @@ export function serveOpenApiDocument(app: OpenAPIHono<AppEnv>, config: GatewayCo
     servers,
     tags: [
       { name: 'Sign-up and sign-in', description: 'One request per flow; Kratos flows are created and submitted by the gateway.' },
+      { name: 'Passwordless code', description: 'Sign-in and sign-up with a code sent by email (Kratos code method), in two requests: send, then verify.' },
+      { name: 'Second factor', description: 'TOTP and backup (lookup) codes: the second step of a sign-in, a step-up of the session, and enrolment for the signed-in user.' },
       { name: 'Session', description: 'The current session: who am I, sign out.' },
+      { name: 'Settings', description: 'Changes by the signed-in user: password and profile traits (may need a recent sign-in).' },
+      { name: 'Verification', description: 'Email address verification with an emailed code.' },
+      { name: 'Recovery', description: 'Account recovery with an emailed code, ending with a new password and a session.' },
       { name: 'Health', description: 'Liveness and readiness probes.' },
     ],
   };

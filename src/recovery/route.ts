@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../config.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { standardProblems, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { bodyProblems, headerRefs, noSecurity, problem, rateLimited, SessionSchema, standardProblems } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { completeRecovery, startRecovery, type RecoveryDeps } from './recover.ts';
 
@@ -32,19 +32,26 @@ const start = createRoute({
   method: 'post',
   path: '/v1/recovery',
   operationId: 'startRecovery',
+  tags: ['Recovery'],
+  security: noSecurity,
   summary: 'Send a recovery code',
   description:
     'Creates a Kratos native recovery flow and has Kratos email a 6-digit code. An unknown address gets the same answer (Kratos sends nothing). ' +
     'Each call starts a new flow; a code is bound to its flow.',
   request: { body: { required: true, content: { 'application/json': { schema: StartRecoveryRequest } } } },
   responses: {
+    200: {
+      description: 'A code was sent if the address has an account',
+      headers: headerRefs('RateLimit', 'RateLimit-Policy'),
+      content: { 'application/json': { schema: StartRecoveryResponse } },
+    },
+    400: problem('Invalid input (VALIDATION_FAILED, INVALID_JSON)'),
     403: standardProblems[403],
+    ...bodyProblems(true),
+    ...rateLimited,
     500: standardProblems[500],
     502: standardProblems[502],
-    200: { description: 'A code was sent if the address has an account', content: { 'application/json': { schema: StartRecoveryResponse } } },
-    400: { description: 'Invalid input', content: problemContent },
-    415: { description: 'Body is not JSON', content: problemContent },
-    503: { description: 'Kratos is unavailable', content: problemContent },
+    503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
 
@@ -52,6 +59,8 @@ const complete = createRoute({
   method: 'post',
   path: '/v1/recovery/code',
   operationId: 'completeRecovery',
+  tags: ['Recovery'],
+  security: noSecurity,
   summary: 'Recover with the code and set a new password',
   description:
     'Submits the code, takes the session Kratos issues for the recovered identity, sets `password` through a native settings flow with it, and delivers the session ' +
@@ -59,15 +68,20 @@ const complete = createRoute({
     'A wrong code is a field error at `/code` (CODE_INVALID); an expired flow, code or retry window is RECOVERY_EXPIRED; the 6th code tried on one flow is RECOVERY_ATTEMPTS_EXCEEDED.',
   request: { body: { required: true, content: { 'application/json': { schema: CompleteRecoveryRequest } } } },
   responses: {
+    200: {
+      description: 'Password set; signed in (the session as token or cookie)',
+      headers: headerRefs('Set-Cookie', 'RateLimit', 'RateLimit-Policy'),
+      content: { 'application/json': { schema: CompleteRecoveryResponse } },
+    },
+    400: problem('Invalid input (VALIDATION_FAILED), a wrong code (CODE_INVALID at `/code`) a refused password (field errors at `/password`), or a session was sent (SESSION_ALREADY_AVAILABLE)'),
     403: standardProblems[403],
+    409: problem('Another request for this recovery flow is still running (RECOVERY_IN_PROGRESS); retry after `Retry-After`', 'Retry-After'),
+    410: problem('Request a new code with POST /v1/recovery: RECOVERY_EXPIRED or RECOVERY_ATTEMPTS_EXCEEDED'),
+    ...bodyProblems(true),
+    ...rateLimited,
     500: standardProblems[500],
     502: standardProblems[502],
-    200: { description: 'Password set; signed in', content: { 'application/json': { schema: CompleteRecoveryResponse } } },
-    400: { description: 'Invalid input, wrong code (`/code`), refused password (`/password`)', content: problemContent },
-    409: { description: 'Another request for this flow is running', content: problemContent },
-    410: { description: 'RECOVERY_EXPIRED or RECOVERY_ATTEMPTS_EXCEEDED: request a new code', content: problemContent },
-    415: { description: 'Body is not JSON', content: problemContent },
-    503: { description: 'Kratos or the state store is unavailable', content: problemContent },
+    503: problem('Kratos, the state store or the rate limiter is unavailable (KRATOS_UNAVAILABLE, STATE_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
 

@@ -132,6 +132,12 @@ export const sessionSecurity = [{ [securitySchemes.bearer]: [] }, { [securitySch
  */
 export const noSecurity: Array<Record<string, string[]>> = [];
 
+/**
+ * `security` of an operation that works with or without a session (`{}`: none), e.g. the second
+ * factor: with a `handle` it needs none, without one it steps up the session sent with it.
+ */
+export const optionalSessionSecurity: Array<Record<string, string[]>> = [{}, ...sessionSecurity];
+
 // ── Headers and error answers ───────────────────────────────────────────────────────────────
 
 export type HeaderName = 'Retry-After' | 'Idempotent-Replayed' | 'RateLimit' | 'RateLimit-Policy' | 'Location' | 'Set-Cookie';
@@ -201,6 +207,17 @@ export const standardProblems = {
 /** The 429 alone, for routes that are rate limited (`responses: { ...rateLimited, … }`). */
 export const rateLimited = { 429: standardProblems[429] } as const;
 
+/**
+ * 413 and 415 of an operation with a request body: the body limit and the media-type gate.
+ * `form`: the route also takes a plain HTML form post (`acceptBody`).
+ */
+export function bodyProblems(form: boolean) {
+  return {
+    413: problem('The body is too large (PAYLOAD_TOO_LARGE)'),
+    415: problem(form ? 'Body is neither JSON nor an HTML form (UNSUPPORTED_MEDIA_TYPE)' : 'Body is not JSON (UNSUPPORTED_MEDIA_TYPE)'),
+  };
+}
+
 /** A flow route's answers (registration, login, …): its own 200 and 4xx, plus the shared ones. */
 export function flowResponses<Ok extends z.ZodType, P extends Record<number, ReturnType<typeof problem>>>(options: {
   ok: { description: string; schema: Ok; headers?: HeaderName[] };
@@ -247,7 +264,6 @@ export function registerOpenApiComponents(app: Pick<OpenAPIHono, 'openAPIRegistr
   for (const [name, header] of Object.entries(headers)) registry.registerComponent('headers', name, header);
   for (const [name, response] of Object.entries(sharedResponses)) registry.registerComponent('responses', name, response);
 }
-
 /**
  * 403 (origin guard), 500 and 502: the shared answers of every state-changing operation that
  * does not use `flowResponses`. A route's own 403 (e.g. SECOND_FACTOR_REQUIRED) overrides it.

@@ -8,7 +8,7 @@ import type { ForwardedClient } from '../kratos/port.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { clientIpOf, requestSignal } from '../middleware/request-context.ts';
 import { atLeast } from '../shared/min-duration.ts';
-import { standardProblems, problemContent } from '../shared/openapi-schemas.ts';
+import { bodyProblems, headerRefs, noSecurity, problem, rateLimited, standardProblems } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { sendVerificationCode, verifyCode } from './verify.ts';
 
@@ -63,6 +63,8 @@ const startRoute = createRoute({
   method: 'post',
   path: '/v1/verification',
   operationId: 'startVerification',
+  tags: ['Verification'],
+  security: noSecurity,
   summary: 'Send (or re-send) an email verification code',
   description:
     'Creates a Kratos native verification flow and has Kratos email a 6-digit code to the address. The answer is the same for an ' +
@@ -70,13 +72,18 @@ const startRoute = createRoute({
     'With `flow`, the code is re-sent on that flow and the earlier code stops working.',
   request: { body: { required: true, content: { 'application/json': { schema: StartVerificationRequest } } } },
   responses: {
+    200: {
+      description: 'A code was sent if the address belongs to an account',
+      headers: headerRefs('RateLimit', 'RateLimit-Policy'),
+      content: { 'application/json': { schema: VerificationSentSchema } },
+    },
+    400: problem('Invalid input (VALIDATION_FAILED, INVALID_JSON)'),
     403: standardProblems[403],
+    ...bodyProblems(true),
+    ...rateLimited,
     500: standardProblems[500],
     502: standardProblems[502],
-    200: { description: 'A code was sent if the address belongs to an account', content: { 'application/json': { schema: VerificationSentSchema } } },
-    400: { description: 'Invalid input', content: problemContent },
-    415: { description: 'Body is neither JSON nor an HTML form', content: problemContent },
-    503: { description: 'Kratos is unavailable', content: problemContent },
+    503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
 
@@ -84,6 +91,8 @@ const verifyRoute = createRoute({
   method: 'post',
   path: '/v1/verification/code',
   operationId: 'verifyEmail',
+  tags: ['Verification'],
+  security: noSecurity,
   summary: 'Verify an email address with the emailed code',
   description:
     'Submits the code to the Kratos verification flow. A wrong or used code is a field error at `/code` (CODE_INVALID; the flow stays usable, ' +
@@ -95,15 +104,20 @@ const verifyRoute = createRoute({
     body: { required: true, content: { 'application/json': { schema: VerifyEmailRequest } } },
   },
   responses: {
+    200: {
+      description: 'The address is verified',
+      headers: headerRefs('RateLimit', 'RateLimit-Policy'),
+      content: { 'application/json': { schema: VerifyEmailResponse } },
+    },
+    303: { description: 'Verified (HTML form post): redirect to the redirect job target', headers: headerRefs('Location') },
+    400: problem('Invalid input (VALIDATION_FAILED), a wrong code (CODE_INVALID at `/code`), or return_to is not allowed (RETURN_TO_NOT_ALLOWED)'),
     403: standardProblems[403],
+    410: problem('Request a new code: VERIFICATION_FLOW_EXPIRED, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED or VERIFICATION_ALREADY_DONE'),
+    ...bodyProblems(true),
+    ...rateLimited,
     500: standardProblems[500],
     502: standardProblems[502],
-    200: { description: 'The address is verified', content: { 'application/json': { schema: VerifyEmailResponse } } },
-    303: { description: 'Verified (HTML form post): redirect to the redirect job target' },
-    400: { description: 'Invalid input, or a wrong code (CODE_INVALID at /code), or return_to is not allowed', content: problemContent },
-    410: { description: 'Request a new code: VERIFICATION_FLOW_EXPIRED, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED or VERIFICATION_ALREADY_DONE', content: problemContent },
-    415: { description: 'Body is neither JSON nor an HTML form', content: problemContent },
-    503: { description: 'Kratos is unavailable', content: problemContent },
+    503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
 
