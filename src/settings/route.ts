@@ -3,7 +3,7 @@ import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { standardProblems, IdentitySchema, problemContent } from '../shared/openapi-schemas.ts';
+import { bodyProblems, IdentitySchema, problem, sessionSecurity, standardProblems } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { changePassword, updateProfile, type SettingsDeps } from './change.ts';
 
@@ -24,42 +24,44 @@ const UpdateProfileRequest = z
 const SettingsResponse = z.object({ identity: IdentitySchema }).openapi('SettingsResponse');
 
 const sessionResponses = {
+  400: problem('Invalid input (VALIDATION_FAILED, field errors with JSON pointers), or a malformed credentials header (INVALID_AUTHORIZATION)'),
+  401: problem('No valid session (UNAUTHENTICATED)'),
+  403: problem(
+    'REAUTHENTICATION_REQUIRED: the session is older than Kratos\'s `privileged_session_max_age`; sign in again with `POST /v1/login` `{"refresh": true}` and retry. ' +
+      'SECOND_FACTOR_REQUIRED: the session has not completed the second factor; step it up with POST /v1/login/second-factor (no handle). ' +
+      'ORIGIN_NOT_ALLOWED: a cross-site request from an origin that is not allowed.',
+  ),
   500: standardProblems[500],
-    502: standardProblems[502],
-  400: { description: 'Invalid input (field errors with JSON pointers), or a malformed credentials header', content: problemContent },
-  401: { description: 'No valid session (UNAUTHENTICATED)', content: problemContent },
-  403: {
-    description:
-      'REAUTHENTICATION_REQUIRED: the session is older than Kratos\'s `privileged_session_max_age`; sign in again with `POST /v1/login` `{"refresh": true}` and retry. ' +
-      'SECOND_FACTOR_REQUIRED: the session has not completed the second factor. ORIGIN_NOT_ALLOWED: cross-site request.',
-    content: problemContent,
-  },
-  415: { description: 'Body is not JSON', content: problemContent },
-  503: { description: 'Kratos is unavailable', content: problemContent },
+  502: standardProblems[502],
+  503: problem('Kratos is unavailable (KRATOS_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
 } as const;
 
 const passwordRoute = createRoute({
   method: 'post',
   path: '/v1/settings/password',
   operationId: 'changePassword',
+  tags: ['Settings'],
+  security: sessionSecurity,
   summary: 'Change the password of the signed-in user',
   description:
     'Runs a Kratos native settings flow (`method: password`) with the session (cookie, `Authorization: Bearer` or `X-Session-Token`). ' +
     'Password policy failures are field errors at `/password`. Kratos\'s own `selfservice.flows.settings.after.password.hooks` (e.g. `revoke_active_sessions`) run inside Kratos.',
   request: { body: { required: true, content: { 'application/json': { schema: ChangePasswordRequest } } } },
-  responses: { ...sessionResponses, 200: { description: 'Password changed', content: { 'application/json': { schema: SettingsResponse } } } },
+  responses: { 200: { description: 'Password changed', content: { 'application/json': { schema: SettingsResponse } } }, ...sessionResponses, ...bodyProblems(true) },
 });
 
 const profileRoute = createRoute({
   method: 'patch',
   path: '/v1/settings/profile',
   operationId: 'updateProfile',
+  tags: ['Settings'],
+  security: sessionSecurity,
   summary: 'Update the profile traits of the signed-in user',
   description:
     'Merges `traits` (RFC 7396) over the identity\'s current traits and submits the result through a Kratos native settings flow (`method: profile`, which replaces all traits). ' +
     'Kratos validates against the identity schema; errors are at `/traits/...`. Changing an identifier or verifiable address (e.g. the email) needs a recent session.',
   request: { body: { required: true, content: { 'application/json': { schema: UpdateProfileRequest } } } },
-  responses: { ...sessionResponses, 200: { description: 'Profile updated', content: { 'application/json': { schema: SettingsResponse } } } },
+  responses: { 200: { description: 'Profile updated', content: { 'application/json': { schema: SettingsResponse } } }, ...sessionResponses, ...bodyProblems(false) },
 });
 
 /** The signed-in client's session, or 401 before any Kratos call. */
