@@ -6,7 +6,7 @@ import { AppError, validationError, type FieldError } from '../errors.ts';
 import { kratosFailure } from '../kratos/failure.ts';
 import type { ForwardedClient, SettingsSubmission } from '../kratos/port.ts';
 import { forwardedClient, incomingSession } from '../session/incoming.ts';
-import { flowProblemResponses, problemContent } from '../shared/openapi-schemas.ts';
+import { bodyProblems, problem, sessionSecurity, standardProblems } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { handleSealerFor } from './handle.ts';
 
@@ -41,26 +41,32 @@ const LookupCodesResponse = z
 const HandleRequest = z.strictObject({ handle: z.string().min(1).max(16_384) }).openapi('LookupCodesConfirm');
 const Enrolled = z.object({ enrolled: z.boolean() }).openapi('SecondFactorEnrolment');
 
+/** The answers every enrolment operation shares: it needs a (recent) session and changes state. */
 const sessionProblems = {
-  401: { description: 'No valid session', content: problemContent },
-  403: {
-    description: 'REAUTHENTICATION_REQUIRED (the sign-in is older than Kratos privileged_session_max_age: sign in again with refresh) or SECOND_FACTOR_REQUIRED',
-    content: problemContent,
-  },
-  503: { description: 'Kratos is unavailable', content: problemContent },
+  401: problem('No valid session (UNAUTHENTICATED)'),
+  403: problem(
+    'REAUTHENTICATION_REQUIRED: the sign-in is older than Kratos\'s `privileged_session_max_age`; sign in again with `POST /v1/login` `{"refresh": true}` and retry. ' +
+      'SECOND_FACTOR_REQUIRED: the session must complete its second factor first (POST /v1/login/second-factor without handle). ' +
+      'ORIGIN_NOT_ALLOWED: a cross-site request from an origin that is not allowed.',
+  ),
+  500: standardProblems[500],
+  502: standardProblems[502],
+  503: problem('Kratos is unavailable (KRATOS_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
 } as const;
+const enrolment = { tags: ['Second factor'], security: sessionSecurity };
 
 const routes = {
   totpStart: createRoute({
     method: 'post',
     path: '/v1/settings/totp',
     operationId: 'startTotpEnrolment',
+    ...enrolment,
     summary: 'Start TOTP enrolment',
     description: 'Creates a Kratos settings flow for the session and returns its fresh TOTP secret. Nothing is saved until POST /v1/settings/totp/confirm.',
     responses: {
-      ...flowProblemResponses,
       200: { description: 'Secret, otpauth:// URL and QR code', content: { 'application/json': { schema: TotpStartResponse } } },
-      409: { description: 'TOTP is set up already (remove it first)', content: problemContent },
+      400: problem('A malformed credentials header (INVALID_AUTHORIZATION)'),
+      409: problem('TOTP is set up already; remove it first (SECOND_FACTOR_ALREADY_ENROLLED)'),
       ...sessionProblems,
     },
   }),
@@ -68,51 +74,69 @@ const routes = {
     method: 'post',
     path: '/v1/settings/totp/confirm',
     operationId: 'confirmTotpEnrolment',
+    ...enrolment,
     summary: 'Confirm TOTP enrolment with a first code',
     description: 'Saves the TOTP secret once a code computed from it is right; the current session becomes aal2. A wrong code is a field error (CODE_INVALID).',
     request: { body: { required: true, content: { 'application/json': { schema: TotpConfirmRequest } } } },
     responses: {
-      ...flowProblemResponses,
       200: { description: 'Enrolled', content: { 'application/json': { schema: Enrolled } } },
-      400: { description: 'Wrong code, or HANDLE_INVALID', content: problemContent },
+      400: problem('Invalid input or a wrong code (VALIDATION_FAILED, CODE_INVALID at `/totp_code`), a handle that is invalid or expired (HANDLE_INVALID), or a malformed credentials header (INVALID_AUTHORIZATION)'),
       ...sessionProblems,
+      ...bodyProblems(false),
     },
   }),
   totpRemove: createRoute({
     method: 'delete',
     path: '/v1/settings/totp',
     operationId: 'removeTotp',
+    ...enrolment,
     summary: 'Remove TOTP',
-    responses: { ...flowProblemResponses, 204: { description: 'Removed' }, 409: { description: 'TOTP is not set up', content: problemContent }, ...sessionProblems },
+    responses: {
+      204: { description: 'Removed' },
+      400: problem('Kratos refused the change (VALIDATION_FAILED), or a malformed credentials header (INVALID_AUTHORIZATION)'),
+      409: problem('TOTP is not set up (SECOND_FACTOR_NOT_ENROLLED)'),
+      ...sessionProblems,
+    },
   }),
   lookupGenerate: createRoute({
     method: 'post',
     path: '/v1/settings/lookup-codes',
     operationId: 'generateLookupCodes',
+    ...enrolment,
     summary: 'Generate new backup (lookup) codes',
     description: 'Generates 12 codes and shows them once. They replace the current codes only after POST /v1/settings/lookup-codes/confirm.',
-    responses: { ...flowProblemResponses, 200: { description: 'The new codes', content: { 'application/json': { schema: LookupCodesResponse } } }, ...sessionProblems },
+    responses: {
+      200: { description: 'The new codes', content: { 'application/json': { schema: LookupCodesResponse } } },
+      400: problem('Kratos refused the change (VALIDATION_FAILED), or a malformed credentials header (INVALID_AUTHORIZATION)'),
+      ...sessionProblems,
+    },
   }),
   lookupConfirm: createRoute({
     method: 'post',
     path: '/v1/settings/lookup-codes/confirm',
     operationId: 'confirmLookupCodes',
+    ...enrolment,
     summary: 'Save the generated backup codes',
     description: 'Saves the codes generated with `handle`; the current session becomes aal2.',
     request: { body: { required: true, content: { 'application/json': { schema: HandleRequest } } } },
     responses: {
-      ...flowProblemResponses,
       200: { description: 'Saved', content: { 'application/json': { schema: Enrolled } } },
-      400: { description: 'HANDLE_INVALID', content: problemContent },
+      400: problem('Invalid input (VALIDATION_FAILED), a handle that is invalid or expired (HANDLE_INVALID), or a malformed credentials header (INVALID_AUTHORIZATION)'),
       ...sessionProblems,
+      ...bodyProblems(false),
     },
   }),
   lookupRemove: createRoute({
     method: 'delete',
     path: '/v1/settings/lookup-codes',
     operationId: 'removeLookupCodes',
+    ...enrolment,
     summary: 'Remove the backup codes',
-    responses: { ...flowProblemResponses, 204: { description: 'Removed' }, ...sessionProblems },
+    responses: {
+      204: { description: 'Removed' },
+      400: problem('Kratos refused the change (VALIDATION_FAILED), or a malformed credentials header (INVALID_AUTHORIZATION)'),
+      ...sessionProblems,
+    },
   }),
 };
 

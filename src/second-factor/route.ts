@@ -11,7 +11,7 @@ import { runNativeFlow } from '../kratos/native-flow.ts';
 import type { SecondFactorSubmission } from '../kratos/port.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient, incomingSession } from '../session/incoming.ts';
-import { flowProblemResponses, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { bodyProblems, headerRefs, optionalSessionSecurity, problem, rateLimited, SessionSchema, standardProblems } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { handleSealerFor } from './handle.ts';
 
@@ -37,6 +37,9 @@ const route = createRoute({
   method: 'post',
   path: '/v1/login/second-factor',
   operationId: 'completeSecondFactor',
+  tags: ['Second factor'],
+  // With `handle` no session is needed; without it, the session sent with the request is stepped up.
+  security: optionalSessionSecurity,
   summary: 'Complete a sign-in with a second factor (TOTP or backup code), or step up a session',
   description:
     'With `handle` (from the SECOND_FACTOR_REQUIRED answer of POST /v1/login or POST /v1/login/code/verify): submits the code to a Kratos ' +
@@ -49,11 +52,22 @@ const route = createRoute({
     body: { required: true, content: { 'application/json': { schema: SecondFactorRequest } } },
   },
   responses: {
-    ...flowProblemResponses,
-    200: { description: 'Signed in (or stepped up) at aal2', content: { 'application/json': { schema: SecondFactorResponse } } },
-    400: { description: 'Invalid input or wrong code (VALIDATION_FAILED), a handle that is invalid or expired (HANDLE_INVALID), or the session is aal2 already', content: problemContent },
-    401: { description: 'No handle and no valid session', content: problemContent },
-    503: { description: 'Kratos is unavailable', content: problemContent },
+    200: {
+      description: 'Signed in (or stepped up) at aal2; with a handle and cookie delivery, the session cookie is set',
+      headers: headerRefs('Set-Cookie', 'RateLimit', 'RateLimit-Policy'),
+      content: { 'application/json': { schema: SecondFactorResponse } },
+    },
+    400: problem(
+      'Invalid input or a wrong code (VALIDATION_FAILED, CODE_INVALID), a handle that is invalid or expired (HANDLE_INVALID), ' +
+        'return_to is not allowed (RETURN_TO_NOT_ALLOWED), a malformed credentials header (INVALID_AUTHORIZATION), or the session is aal2 already (SESSION_ALREADY_AVAILABLE)',
+    ),
+    401: problem('No handle and no valid session (UNAUTHENTICATED)'),
+    403: standardProblems[403],
+    ...bodyProblems(false),
+    ...rateLimited,
+    500: standardProblems[500],
+    502: standardProblems[502],
+    503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
 
