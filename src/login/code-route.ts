@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config.ts';
 import { handleSealerFor } from '../second-factor/handle.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { flowProblemResponses, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { bodyProblems, headerRefs, noSecurity, problem, rateLimited, SessionSchema, standardProblems } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { sendLoginCode, verifyLoginCode } from './code.ts';
 import type { SignInDeps } from './sign-in.ts';
@@ -30,6 +30,8 @@ const send = createRoute({
   method: 'post',
   path: '/v1/login/code',
   operationId: 'sendLoginCode',
+  tags: ['Passwordless code'],
+  security: noSecurity,
   summary: 'Send a sign-in code by email (passwordless)',
   description:
     'Runs the send step of a Kratos native login flow with the code method. The answer is the same whether or not an account ' +
@@ -37,10 +39,18 @@ const send = createRoute({
     '`selfservice.methods.code.passwordless_enabled: true`.',
   request: { body: { required: true, content: { 'application/json': { schema: SendRequest } } } },
   responses: {
-    ...flowProblemResponses,
-    200: { description: 'A code was sent if the account exists', content: { 'application/json': { schema: SendResponse } } },
-    400: { description: 'Invalid input', content: problemContent },
-    503: { description: 'Kratos is unavailable', content: problemContent },
+    200: {
+      description: 'A code was sent if the account exists',
+      headers: headerRefs('RateLimit', 'RateLimit-Policy'),
+      content: { 'application/json': { schema: SendResponse } },
+    },
+    400: problem('Invalid input (VALIDATION_FAILED, INVALID_JSON)'),
+    403: standardProblems[403],
+    ...bodyProblems(false),
+    ...rateLimited,
+    500: standardProblems[500],
+    502: standardProblems[502],
+    503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
 
@@ -48,6 +58,8 @@ const verify = createRoute({
   method: 'post',
   path: '/v1/login/code/verify',
   operationId: 'verifyLoginCode',
+  tags: ['Passwordless code'],
+  security: noSecurity,
   summary: 'Sign in with the emailed code',
   description:
     'Submits the code to the flow behind `handle`, then finishes like POST /v1/login: SECOND_FACTOR_REQUIRED for an account with a ' +
@@ -58,12 +70,22 @@ const verify = createRoute({
     body: { required: true, content: { 'application/json': { schema: VerifyRequest } } },
   },
   responses: {
-    ...flowProblemResponses,
-    200: { description: 'Signed in', content: { 'application/json': { schema: VerifyResponse } } },
-    303: { description: 'Signed in (redirect after-job, HTML clients)' },
-    400: { description: 'Wrong code (VALIDATION_FAILED), HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED', content: problemContent },
-    403: { description: 'SECOND_FACTOR_REQUIRED (with `handle` and `methods`): continue with POST /v1/login/second-factor', content: problemContent },
-    503: { description: 'Kratos is unavailable', content: problemContent },
+    200: {
+      description: 'Signed in (the session as token or cookie)',
+      headers: headerRefs('Set-Cookie', 'RateLimit', 'RateLimit-Policy'),
+      content: { 'application/json': { schema: VerifyResponse } },
+    },
+    400: problem('Invalid input or a wrong code (VALIDATION_FAILED, CODE_INVALID at `/code`), a handle that is invalid or expired (HANDLE_INVALID), or return_to is not allowed (RETURN_TO_NOT_ALLOWED)'),
+    403: problem(
+      'SECOND_FACTOR_REQUIRED: the code was right and the account has a second factor; the problem document carries `handle` and `methods`; ' +
+        'continue with POST /v1/login/second-factor. ORIGIN_NOT_ALLOWED: a cross-site request from an origin that is not allowed.',
+    ),
+    410: problem('Ask for a new code with POST /v1/login/code: CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED'),
+    ...bodyProblems(false),
+    ...rateLimited,
+    500: standardProblems[500],
+    502: standardProblems[502],
+    503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
 

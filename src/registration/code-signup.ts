@@ -14,7 +14,7 @@ import { requestSignal } from '../middleware/request-context.ts';
 import { handleSealerFor } from '../second-factor/handle.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { flowProblemResponses, IdentitySchema, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { bodyProblems, headerRefs, IdentitySchema, noSecurity, problem, rateLimited, SessionSchema, standardProblems } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import type { CreatedIdentity } from './create-identity.ts';
 import type { SignUpDeps } from './deps.ts';
@@ -78,6 +78,8 @@ export function codeSignUpRoutes(config: GatewayConfig) {
     method: 'post',
     path: '/v1/registration/code',
     operationId: 'sendRegistrationCode',
+    tags: ['Passwordless code'],
+    security: noSecurity,
     summary: 'Start a sign-up by emailed code',
     description:
       'Validates traits and extra fields, then has Kratos mail a code (code registration method). No identity exists yet and no service runs. ' +
@@ -85,16 +87,26 @@ export function codeSignUpRoutes(config: GatewayConfig) {
       '`selfservice.methods.code.passwordless_enabled: true`.',
     request: { body: { required: true, content: { 'application/json': { schema: SendRequest } } } },
     responses: {
-      ...flowProblemResponses,
-      200: { description: 'Code sent', content: { 'application/json': { schema: z.object({ handle: z.string() }).openapi('CodeRegistrationSent') } } },
-      400: { description: 'Invalid input (field errors)', content: problemContent },
-      503: { description: 'Kratos is unavailable', content: problemContent },
+      200: {
+        description: 'Code sent',
+        headers: headerRefs('RateLimit', 'RateLimit-Policy'),
+        content: { 'application/json': { schema: z.object({ handle: z.string() }).openapi('CodeRegistrationSent') } },
+      },
+      400: problem('Invalid input (VALIDATION_FAILED, field errors)'),
+      403: standardProblems[403],
+      ...bodyProblems(false),
+      ...rateLimited,
+      500: standardProblems[500],
+      502: standardProblems[502],
+      503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
     },
   });
   const verify = createRoute({
     method: 'post',
     path: '/v1/registration/code/verify',
     operationId: 'verifyRegistrationCode',
+    tags: ['Passwordless code'],
+    security: noSecurity,
     summary: 'Finish a sign-up by emailed code',
     description:
       'Runs the sign-up pipeline of POST /v1/registration (before services, identity creation by the code, after services, rollback, ' +
@@ -106,13 +118,24 @@ export function codeSignUpRoutes(config: GatewayConfig) {
       headers: z.object({ 'x-session-delivery': z.enum(['token', 'cookie']).optional(), 'idempotency-key': z.string().optional() }),
     },
     responses: {
-      ...flowProblemResponses,
-      200: { description: 'Signed up', content: { 'application/json': { schema: VerifyResponse } } },
-      400: { description: 'Wrong code, taken identifier, HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED', content: problemContent },
-      409: { description: 'A request with the same Idempotency-Key is still running', content: problemContent },
-      422: { description: 'The Idempotency-Key was used with a different body', content: problemContent },
-      500: { description: 'A failed sign-up could not be undone', content: problemContent },
-      503: { description: 'Kratos or a required service is unavailable, or the sign-up was rolled back', content: problemContent },
+      200: {
+        description: 'Signed up (the session as token or cookie, when the session after-job runs)',
+        headers: headerRefs('Set-Cookie', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy'),
+        content: { 'application/json': { schema: VerifyResponse } },
+      },
+      400: problem(
+        'Invalid input or a wrong code (VALIDATION_FAILED: CODE_INVALID at `/code`, IDENTIFIER_TAKEN), a handle that is invalid or expired (HANDLE_INVALID), ' +
+          'return_to is not allowed (RETURN_TO_NOT_ALLOWED), or a malformed Idempotency-Key (INVALID_IDEMPOTENCY_KEY)',
+      ),
+      403: standardProblems[403],
+      409: problem('A request with the same Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE); retry after `Retry-After`', 'Retry-After'),
+      410: problem('Start again with POST /v1/registration/code: CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED'),
+      ...bodyProblems(false),
+      422: problem('The Idempotency-Key was used with a different body (IDEMPOTENCY_KEY_MISMATCH)'),
+      ...rateLimited,
+      500: problem('A failed sign-up could not be undone (ROLLBACK_FAILED, logged with the identity id), or an unexpected failure (INTERNAL_ERROR)'),
+      502: standardProblems[502],
+      503: problem('Kratos, a required service or the state store is unavailable, or the sign-up was rolled back; retry after `Retry-After`', 'Retry-After'),
     },
   });
 

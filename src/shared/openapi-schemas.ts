@@ -264,12 +264,3 @@ export function registerOpenApiComponents(app: Pick<OpenAPIHono, 'openAPIRegistr
   for (const [name, header] of Object.entries(headers)) registry.registerComponent('headers', name, header);
   for (const [name, response] of Object.entries(sharedResponses)) registry.registerComponent('responses', name, response);
 }
-/**
- * 403 (origin guard), 500 and 502: the shared answers of every state-changing operation that
- * does not use `flowResponses`. A route's own 403 (e.g. SECOND_FACTOR_REQUIRED) overrides it.
- */
-export const flowProblemResponses = {
-  403: standardProblems[403],
-  500: standardProblems[500],
-  502: standardProblems[502],
-} as const;
