@@ -37,14 +37,33 @@ describe('/openapi.json', () => {
       'post /v1/login': 'login',
       'get /v1/session': 'getSession',
       'delete /v1/session': 'logout',
+      'post /v1/settings/password': 'changePassword',
+      'patch /v1/settings/profile': 'updateProfile',
+      'post /v1/recovery': 'startRecovery',
+      'post /v1/recovery/code': 'completeRecovery',
+      'post /v1/verification': 'startVerification',
+      'post /v1/verification/code': 'verifyEmail',
+      'post /v1/login/second-factor': 'completeSecondFactor',
+      'post /v1/login/code': 'sendLoginCode',
+      'post /v1/login/code/verify': 'verifyLoginCode',
+      'post /v1/settings/totp': 'startTotpEnrolment',
+      'delete /v1/settings/totp': 'removeTotp',
+      'post /v1/settings/totp/confirm': 'confirmTotpEnrolment',
+      'post /v1/settings/lookup-codes': 'generateLookupCodes',
+      'delete /v1/settings/lookup-codes': 'removeLookupCodes',
+      'post /v1/settings/lookup-codes/confirm': 'confirmLookupCodes',
+      'post /v1/registration/code': 'sendRegistrationCode',
+      'post /v1/registration/code/verify': 'verifyRegistrationCode',
     });
   });
 
-  it('declares security on every operation: a session for /v1/session, none elsewhere', async () => {
+  it('declares security on every operation: a session for /v1/session and /v1/settings, optional for the second factor, none elsewhere', async () => {
     const doc = await documentOf({ session: { cookie: { name: 'my_sess' } } });
+    const session = [{ bearerAuth: [] }, { sessionToken: [] }, { sessionCookie: [] }];
     for (const { path, op } of operations(doc)) {
       expect(op.security, path).toBeDefined();
-      expect(op.security, path).toEqual(path === '/v1/session' ? [{ bearerAuth: [] }, { sessionToken: [] }, { sessionCookie: [] }] : []);
+      const expected = path === '/v1/session' || path.startsWith('/v1/settings/') ? session : path === '/v1/login/second-factor' ? [{}, ...session] : [];
+      expect(op.security, path).toEqual(expected);
     }
     expect(doc.components.securitySchemes).toEqual({
       bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
@@ -53,16 +72,39 @@ describe('/openapi.json', () => {
     });
   });
 
-  it('documents 429 with RateLimit headers on sign-up and sign-in, from one shared component', async () => {
+  it('documents 429 with RateLimit headers on every rate-limited operation, from one shared component', async () => {
     const doc = await documentOf();
-    for (const path of ['/v1/registration', '/v1/login']) {
-      expect(doc.paths[path]!.post!.responses['429']).toEqual({ $ref: '#/components/responses/TooManyRequests' });
+    const limited = [
+      '/v1/registration',
+      '/v1/login',
+      '/v1/verification',
+      '/v1/verification/code',
+      '/v1/recovery',
+      '/v1/recovery/code',
+      '/v1/login/code',
+      '/v1/login/code/verify',
+      '/v1/registration/code',
+      '/v1/registration/code/verify',
+      '/v1/login/second-factor',
+    ];
+    for (const path of limited) {
+      const responses = doc.paths[path]!.post!.responses;
+      expect(responses['429'], path).toEqual({ $ref: '#/components/responses/TooManyRequests' });
+      expect(Object.keys(responses['200']!.headers!), path).toEqual(expect.arrayContaining(['RateLimit', 'RateLimit-Policy']));
     }
     expect(Object.keys(doc.components.responses.TooManyRequests!.headers!)).toEqual(['Retry-After', 'RateLimit', 'RateLimit-Policy']);
     expect(Object.keys(doc.components.headers)).toEqual(expect.arrayContaining(['Retry-After', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy']));
     const register = doc.paths['/v1/registration']!.post!.responses;
     expect(register['200']!.headers!['Idempotent-Replayed']).toEqual({ $ref: '#/components/headers/Idempotent-Replayed' });
     expect(register['503']!.headers!['Retry-After']).toEqual({ $ref: '#/components/headers/Retry-After' });
+  });
+
+  it('documents 403 on every state-changing operation and Retry-After on every 503 of /v1', async () => {
+    for (const { path, method, op } of operations(await documentOf())) {
+      if (method !== 'get') expect(op.responses['403'], `${method} ${path}`).toBeDefined();
+      const unavailable = op.responses['503'];
+      if (path.startsWith('/v1/') && unavailable) expect(unavailable.headers?.['Retry-After'], `${method} ${path}`).toEqual({ $ref: '#/components/headers/Retry-After' });
+    }
   });
 
   it('types the identity and the session in full', async () => {
