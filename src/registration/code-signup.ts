@@ -152,7 +152,14 @@ export function codeSignUpRoutes(config: GatewayConfig) {
       registration: config.registration,
       identifierPointer: config.kratos.identifier_pointer,
       onLeftBehind: gateway.onLeftBehind,
-      waitUntil: undefined,
+      // Workers: keep the isolate alive for retry_later work (Node has no ExecutionContext).
+      waitUntil: (work) => {
+        try {
+          c.executionCtx.waitUntil(work);
+        } catch {
+          /* Node */
+        }
+      },
     };
   }
 
