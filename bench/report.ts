@@ -261,9 +261,10 @@ ${renderTables(r)}
 ## How it was measured
 
 \`\`\`sh
-npm run bench                          # this file; about 5 minutes
-BENCH_SMOKE=1 npm run bench            # about 30 s, prints only (test/integration/bench-smoke.test.ts runs it)
+npm run bench                          # this file; about 10 minutes
+BENCH_SMOKE=1 npm run bench            # about a minute, prints only (test/integration/bench-smoke.test.ts runs it)
 BENCH_CPU_PROF=/tmp/prof npm run bench # also writes .cpuprofile files of the gateway processes
+npm run bench -- --parts curves,worker # only those parts; prints only unless --out FILE
 \`\`\`
 
 - **Processes.** Every server is its own process, \`node --import tsx bench/server.ts <kind>\`
