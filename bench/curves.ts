@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../scripts/kratos.ts';
 import { cpuTimeMs, procStatusKb, repoRoot, spawnNode, waitForHttpOk } from './harness.ts';
-import type { BenchKit } from './kit.ts';
+import type { BenchKit, KitServer } from './kit.ts';
 import type { TargetStats } from './report.ts';
 
 export interface CurvesSettings {
@@ -191,11 +191,12 @@ async function connectionsAndServices(kit: BenchKit, cs: CurvesSettings): Promis
   // The gateway with part 2's two services is both the connections curve's gateway and the
   // services curve's "2" point; the others are the same config with 0 and 8 services.
   const serviceCounts = cs.services;
-  const started = await Promise.all([
-    kit.startServer('handwritten', { kratosPublicUrl: kit.standIns.kratosUrl, servicesUrl: kit.standIns.servicesUrl }),
-    ...serviceCounts.map((n) => kit.startServer('gateway', { config: servicesConfig(base, kit.standIns.servicesUrl, n) })),
-  ]);
+  // One after the other: four tsx start-ups at once on a busy 2-core machine can miss the
+  // ready timeout.
+  const started: KitServer[] = [];
   try {
+    started.push(await kit.startServer('handwritten', { kratosPublicUrl: kit.standIns.kratosUrl, servicesUrl: kit.standIns.servicesUrl }));
+    for (const n of serviceCounts) started.push(await kit.startServer('gateway', { config: servicesConfig(base, kit.standIns.servicesUrl, n) }));
     const [handwritten, ...gateways] = started;
     const pipelineIndex = serviceCounts.indexOf(2);
     const gateway = gateways[pipelineIndex >= 0 ? pipelineIndex : 0]!;
