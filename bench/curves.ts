@@ -64,6 +64,8 @@ export interface ConnectionsCurve {
   handwritten: TargetStats[];
   /** Gateway / hand-written sign-ups/s per point (median of per-round ratios). */
   ratio: number[];
+  /** The server core's busy share with all processes during each point's runs, %. */
+  coreBusyPct: number[];
   gatewayBend: Bend;
   handwrittenBend: Bend;
 }
@@ -75,6 +77,8 @@ export interface ServicesCurve {
   gateway: TargetStats[];
   /** Sign-ups/s relative to the point without services (same rounds). */
   relative: number[];
+  /** The server core's busy share with all processes during the curve's runs, %. */
+  coreBusyPct: number;
   bend: Bend;
 }
 
@@ -103,13 +107,19 @@ export interface CurvesResult {
 
 const f = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 
-/** Why a throughput curve stopped growing at `s`, from the CPU readings only. */
-function cpuReason(s: TargetStats): string {
+/**
+ * Why a throughput curve stopped growing at `s`, from the CPU readings only. `coreBusyPct`:
+ * the server core's busy share with all processes (/proc/stat) at that point.
+ */
+function cpuReason(s: TargetStats, coreBusyPct = NaN): string {
   if (s.serverBusyPct >= SATURATED_PCT) {
     return `the server core is ${f(s.serverBusyPct, 0)}% busy there: the pinned core is saturated, so more connections only queue (latency ≈ connections / throughput)`;
   }
   if (s.loadBusyPct >= SATURATED_PCT) {
     return `the load core (generator and stand-ins) is ${f(s.loadBusyPct, 0)}% busy there while the server core is ${f(s.serverBusyPct, 0)}%: the load side, not the server, sets the pace`;
+  }
+  if (coreBusyPct >= SATURATED_PCT) {
+    return `the server used ${f(s.serverBusyPct, 0)}% of its core there while the core was ${f(coreBusyPct, 0)}% busy with all processes: other processes on that core set the pace (a shared machine), not the server`;
   }
   return `neither core is saturated there (server ${f(s.serverBusyPct, 0)}%, load ${f(s.loadBusyPct, 0)}%): CPU does not explain this bend`;
 }
@@ -118,32 +128,32 @@ function cpuReason(s: TargetStats): string {
  * The knee of a throughput curve: the first point after which throughput grows by no more
  * than KNEE_GROWTH (10%) to the next point.
  */
-export function throughputKnee(xs: number[], stats: TargetStats[], unit: string): Bend {
+export function throughputKnee(xs: number[], stats: TargetStats[], unit: string, coreBusyPct: number[] = []): Bend {
   for (let i = 1; i < stats.length; i++) {
     const gain = stats[i]!.perSec / stats[i - 1]!.perSec - 1;
     if (gain <= KNEE_GROWTH) {
       const at = stats[i - 1]!;
       return {
         index: i - 1,
-        explanation: `bends at ${xs[i - 1]} ${unit} (${f(at.perSec, 0)}/s; ${xs[i]} ${unit}: ${gain >= 0 ? '+' : ''}${f(gain * 100, 0)}%): ${cpuReason(at)}`,
+        explanation: `bends at ${xs[i - 1]} ${unit} (${f(at.perSec, 0)}/s; ${xs[i]} ${unit}: ${gain >= 0 ? '+' : ''}${f(gain * 100, 0)}%): ${cpuReason(at, coreBusyPct[i - 1])}`,
       };
     }
   }
   const last = stats[stats.length - 1];
-  return { index: undefined, explanation: `still grows by more than ${KNEE_GROWTH * 100}% at every step${last ? `; at ${xs[xs.length - 1]} ${unit}: ${cpuReason(last)}` : ''}` };
+  return { index: undefined, explanation: `still grows by more than ${KNEE_GROWTH * 100}% at every step${last ? `; at ${xs[xs.length - 1]} ${unit}: ${cpuReason(last, coreBusyPct[xs.length - 1])}` : ''}` };
 }
 
 /**
  * Where throughput against services bends: the first point that loses more than 10% against
  * the one before, with the gateway CPU each added service costs.
  */
-export function servicesBend(services: number[], stats: TargetStats[]): Bend {
+export function servicesBend(services: number[], stats: TargetStats[], coreBusyPct = NaN): Bend {
   const perService = (i: number) => ((stats[i]!.serverCpuMs - stats[i - 1]!.serverCpuMs) * 1000) / (services[i]! - services[i - 1]!);
   const costs = stats.slice(1).map((_, j) => `${services[j]}→${services[j + 1]}: ${f(perService(j + 1), 0)} µs of gateway CPU per added service`);
   for (let i = 1; i < stats.length; i++) {
     const change = stats[i]!.perSec / stats[i - 1]!.perSec - 1;
     if (change < -KNEE_GROWTH) {
-      return { index: i, explanation: `bends at ${services[i]} services (${f(change * 100, 0)}% against ${services[i - 1]}): ${cpuReason(stats[i]!)}; ${costs.join('; ')}` };
+      return { index: i, explanation: `bends at ${services[i]} services (${f(change * 100, 0)}% against ${services[i - 1]}): ${cpuReason(stats[i]!, coreBusyPct)}; ${costs.join('; ')}` };
     }
   }
   return { index: undefined, explanation: `loses no more than ${KNEE_GROWTH * 100}% at any step; ${costs.join('; ')}` };
@@ -204,6 +214,7 @@ async function connectionsAndServices(kit: BenchKit, cs: CurvesSettings): Promis
     const g: TargetStats[] = [];
     const h: TargetStats[] = [];
     const ratio: number[] = [];
+    const coreBusyPct: number[] = [];
     for (const connections of cs.connections) {
       const cmp = await kit.compare(
         [
@@ -216,6 +227,7 @@ async function connectionsAndServices(kit: BenchKit, cs: CurvesSettings): Promis
       g.push(cmp.stats[0]!);
       h.push(cmp.stats[1]!);
       ratio.push(cmp.ratio(0, 1));
+      coreBusyPct.push(cmp.coreBusyPct);
     }
     const cmp = await kit.compare(
       gateways.map((s, i) => ({ name: `gateway, ${serviceCounts[i]} services`, url: s.url, pid: s.pid })),
@@ -228,15 +240,17 @@ async function connectionsAndServices(kit: BenchKit, cs: CurvesSettings): Promis
         gateway: g,
         handwritten: h,
         ratio,
-        gatewayBend: throughputKnee(cs.connections, g, 'connections'),
-        handwrittenBend: throughputKnee(cs.connections, h, 'connections'),
+        coreBusyPct,
+        gatewayBend: throughputKnee(cs.connections, g, 'connections', coreBusyPct),
+        handwrittenBend: throughputKnee(cs.connections, h, 'connections', coreBusyPct),
       },
       services: {
         connections: cs.servicesConnections,
         services: serviceCounts,
         gateway: cmp.stats,
         relative: serviceCounts.map((_, i) => cmp.ratio(i, 0)),
-        bend: servicesBend(serviceCounts, cmp.stats),
+        coreBusyPct: cmp.coreBusyPct,
+        bend: servicesBend(serviceCounts, cmp.stats, cmp.coreBusyPct),
       },
     };
   } finally {
@@ -292,15 +306,17 @@ export function renderCurves(c: CurvesResult): string {
   const lines: string[] = [];
   const cc = c.connections;
   lines.push(`### 5. Curves`, '', `#### 5a. Sign-ups against connections (zero-cost stand-ins, part 2's config)`, '');
-  lines.push('| conns | target | sign-ups/s | p50 ms | p99 ms | conns / throughput ms | server CPU µs/op | server core busy | load core busy | gateway / hand-written | failed |');
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push(
+    '| conns | target | sign-ups/s | p50 ms | p99 ms | conns / throughput ms | server CPU µs/op | server core busy | load core busy | server core, all processes | gateway / hand-written | failed |',
+  );
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   cc.connections.forEach((n, i) => {
-    for (const [s, r] of [
-      [cc.gateway[i]!, f(cc.ratio[i]!, 2)],
-      [cc.handwritten[i]!, ''],
+    for (const [s, all, r] of [
+      [cc.gateway[i]!, `${f(cc.coreBusyPct[i]!, 0)}%`, f(cc.ratio[i]!, 2)],
+      [cc.handwritten[i]!, '', ''],
     ] as const) {
       lines.push(
-        `| ${n} | ${s.name} | ${f(s.perSec, 0)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f((n / s.perSec) * 1000, 2)} | ${f(s.serverCpuMs * 1000, 0)} | ${f(s.serverBusyPct, 0)}% | ${f(s.loadBusyPct, 0)}% | ${r} | ${s.failures} |`,
+        `| ${n} | ${s.name} | ${f(s.perSec, 0)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f((n / s.perSec) * 1000, 2)} | ${f(s.serverCpuMs * 1000, 0)} | ${f(s.serverBusyPct, 0)}% | ${f(s.loadBusyPct, 0)}% | ${all} | ${r} | ${s.failures} |`,
       );
     }
   });
@@ -314,7 +330,7 @@ export function renderCurves(c: CurvesResult): string {
     const s = sc.gateway[i]!;
     lines.push(`| ${n} | ${f(s.perSec, 0)} | ${f(sc.relative[i]!, 2)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f(s.serverCpuMs * 1000, 0)} | ${f(s.serverBusyPct, 0)}% | ${f(s.loadBusyPct, 0)}% | ${s.failures} |`);
   });
-  lines.push('', `- ${sc.bend.explanation}.`);
+  lines.push('', `- ${sc.bend.explanation}. Server core busy with all processes during these runs: ${f(sc.coreBusyPct, 0)}%.`);
 
   const mc = c.memory;
   lines.push('', `#### 5c. Peak RSS against concurrent sign-ups (\`node dist/node.mjs\`, a fresh process per point, ${mc.durationSec} s each)`, '');
@@ -331,7 +347,9 @@ export function curvesMethod(c: CurvesResult): string {
   return `- **5. Curves** (bench/curves.ts). Same stand-ins, load generator and pinning as parts 2 and 3.
   *5a*: the gateway with part 2's config and the hand-written handler at ${s.connections.join(', ')} connections,
   ${s.rounds} alternating rounds of ${s.durationSec} s per point after a ${s.warmupSec} s warm-up each; "conns / throughput"
-  is the mean latency Little's law predicts, to check p50 against. *5b*: gateways with ${s.services.join(', ')}
+  is the mean latency Little's law predicts in a steady state, to check p50 against; "server core,
+  all processes" is that core's busy share in /proc/stat over the point's runs (both targets and
+  warm-ups): far above the server's own share, other processes took the core. *5b*: gateways with ${s.services.join(', ')}
   services (half \`before\`, half \`after\` with \`on_failure: continue\`, all answered at once by the
   stand-in), ${s.servicesConnections} connections, alternating rounds as in 5a. *5c*: part 3's measure at
   ${s.memoryConcurrency.join(', ')} concurrent sign-ups, a fresh \`node dist/node.mjs\` per point, ${s.memoryDurationSec} s each.

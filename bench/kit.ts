@@ -3,6 +3,7 @@
  * stand-ins, pinning and the same alternating-rounds comparison as parts 1–4, passed in so that
  * those parts live in their own files without importing run.ts.
  */
+import { readFileSync } from 'node:fs';
 import type { CorePlan } from './harness.ts';
 import type { LoadGenerator } from './load.ts';
 import type { TargetStats } from './report.ts';
@@ -43,6 +44,11 @@ export interface Comparison {
    * (default) or the server's CPU time per sign-up.
    */
   ratio(a: number, b: number, of?: 'perSec' | 'serverCpuMs'): number;
+  /**
+   * Share of the server core that was busy with any process (/proc/stat) over the whole
+   * comparison, %: far above the server's own share means other processes took the core.
+   */
+  coreBusyPct: number;
 }
 
 export interface CompareTiming {
@@ -51,6 +57,32 @@ export interface CompareTiming {
   warmupSec: number;
   /** Default: the run's (5, or 1 in a smoke run). */
   rounds?: number;
+}
+
+/** Busy and total jiffies of one CPU (the `cpuN` line of /proc/stat); undefined when unreadable. */
+export function cpuJiffies(cpu: string | undefined): { busy: number; total: number } | undefined {
+  if (cpu === undefined || !/^\d+$/.test(cpu)) return undefined;
+  try {
+    const line = readFileSync('/proc/stat', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`cpu${cpu} `));
+    if (!line) return undefined;
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    // idle + iowait
+    return { busy: total - (v[3] ?? 0) - (v[4] ?? 0), total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn` and returns how busy `cpu` was meanwhile, all processes, % (NaN if unknown). */
+export async function withCoreBusy<T>(cpu: string | undefined, fn: () => Promise<T>): Promise<{ value: T; busyPct: number }> {
+  const a = cpuJiffies(cpu);
+  const value = await fn();
+  const b = cpuJiffies(cpu);
+  const busyPct = a && b && b.total > a.total ? ((b.busy - a.busy) / (b.total - a.total)) * 100 : NaN;
+  return { value, busyPct };
 }
 
 export interface BenchKit {

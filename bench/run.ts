@@ -53,7 +53,7 @@ import {
 } from './report.ts';
 import type { ServerKind, ServerOptions } from './server.ts';
 import { curvesPart } from './curves.ts';
-import { BENCH_PARTS, parseParts, type BenchKit, type BenchPart } from './kit.ts';
+import { BENCH_PARTS, parseParts, withCoreBusy, type BenchKit, type BenchPart } from './kit.ts';
 import { workerCpuPart } from './worker-cpu.ts';
 
 export type { BenchReport } from './report.ts';
@@ -652,7 +652,7 @@ function benchKit(settings: Settings, cores: CorePlan, load: LoadGenerator, stan
       return { url: ready.url as string, pid: proc.pid, stop: () => proc.stop() };
     },
     compare: async (targets, timing, label) => {
-      const samples = await alternate(
+      const { value: samples, busyPct } = await withCoreBusy(cores.server, () => alternate(
         load,
         targets,
         (t, round) => ({ url: t.url, scenario: 'registration', connections: timing.connections, durationSec: timing.durationSec, tag: `${runTag}-${label.replace(/\W+/g, '')}-${t.pid}-${round}` }),
@@ -661,8 +661,9 @@ function benchKit(settings: Settings, cores: CorePlan, load: LoadGenerator, stan
         { kratosPid: undefined, loadPids: [load.pid, standIns.pid] },
         log,
         label,
-      );
+      ));
       return {
+        coreBusyPct: busyPct,
         stats: samples.map((s, i) => summarize(targets[i]!.name, s)),
         ratio: (a, b, of = 'perSec') =>
           perRound(samples[a]!, samples[b]!, (x, y) => (of === 'perSec' ? x.result.perSec / y.result.perSec : x.serverCpuMs / y.serverCpuMs)),

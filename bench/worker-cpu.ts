@@ -24,6 +24,8 @@ export interface WorkerCpuResult {
   /** workerd sign-ups/s / Node gateway sign-ups/s. */
   throughputRatio: number;
   bundle: { rawKiB: number; gzipKiB: number };
+  /** The server core's busy share with all processes (/proc/stat) during the runs, %. */
+  coreBusyPct: number;
   /** Whether workerd's threads were pinned to the server core. */
   pinned: boolean;
 }
@@ -75,6 +77,7 @@ export async function workerCpuPart(kit: BenchKit): Promise<WorkerCpuResult> {
       worker: cmp.stats[1]!,
       cpuRatio: cmp.ratio(1, 0, 'serverCpuMs'),
       throughputRatio: cmp.ratio(1, 0),
+      coreBusyPct: cmp.coreBusyPct,
       bundle: { rawKiB: bundle.rawBytes / 1024, gzipKiB: bundle.gzipBytes / 1024 },
       pinned,
     };
@@ -94,7 +97,8 @@ export function renderWorkerCpu(w: WorkerCpuResult): string {
   }
   lines.push(
     '',
-    `workerd CPU per sign-up / Node gateway's: **${f(w.cpuRatio, 2)}**; sign-ups/s workerd / Node: ${f(w.throughputRatio, 2)}. ` +
+    `workerd CPU per sign-up / Node gateway's: **${f(w.cpuRatio, 2)}**; sign-ups/s workerd / Node: ${f(w.throughputRatio, 2)}; ` +
+      `server core busy with all processes during these runs: ${f(w.coreBusyPct, 0)}%. ` +
       `Worker bundle (\`wrangler deploy --dry-run\`): ${f(w.bundle.rawKiB)} KiB raw, ${f(w.bundle.gzipKiB)} KiB gzip -9.`,
   );
   return lines.join('\n');

@@ -25,6 +25,8 @@ describe('bench curves: where a curve bends', () => {
   it('names the load core when it, not the server, is saturated, and says so when neither is', () => {
     expect(throughputKnee([1, 8], [stats(1000, 50, 97), stats(1050, 52, 98)], 'connections').explanation).toContain('load side, not the server');
     expect(throughputKnee([1, 8], [stats(1000, 50, 40), stats(1050, 52, 40)], 'connections').explanation).toContain('CPU does not explain');
+    // The core was busy, but not with the server: other processes on a shared machine.
+    expect(throughputKnee([1, 8], [stats(1000, 20, 40), stats(1050, 22, 40)], 'connections', [97, 98]).explanation).toContain('other processes on that core');
   });
 
   it('reports no knee while throughput keeps growing', () => {
