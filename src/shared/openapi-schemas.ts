@@ -126,6 +126,9 @@ export const securitySchemes = { bearer: 'bearerAuth', token: 'sessionToken', co
 /** `security` of an operation that needs a session: any one of the three. */
 export const sessionSecurity = [{ [securitySchemes.bearer]: [] }, { [securitySchemes.token]: [] }, { [securitySchemes.cookie]: [] }];
 
+/** `security` of an operation that works with or without a session (`{}`: anonymous is allowed). */
+export const optionalSessionSecurity = [{}, ...sessionSecurity];
+
 /**
  * `security` of an operation anyone may call. Sign-up and sign-in are such: a session sent
  * with them is only forwarded to Kratos, which refuses it (SESSION_ALREADY_AVAILABLE).
