@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config.ts';
 import { handleSealerFor } from '../second-factor/handle.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { flowProblemResponses, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { flowProblemResponses, problemContent, SessionSchema, noSecurity } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { sendLoginCode, verifyLoginCode } from './code.ts';
 import type { SignInDeps } from './sign-in.ts';
@@ -30,6 +30,7 @@ const send = createRoute({
   method: 'post',
   path: '/v1/login/code',
   operationId: 'sendLoginCode',
+  security: noSecurity,
   summary: 'Send a sign-in code by email (passwordless)',
   description:
     'Runs the send step of a Kratos native login flow with the code method. The answer is the same whether or not an account ' +
@@ -48,6 +49,7 @@ const verify = createRoute({
   method: 'post',
   path: '/v1/login/code/verify',
   operationId: 'verifyLoginCode',
+  security: noSecurity,
   summary: 'Sign in with the emailed code',
   description:
     'Submits the code to the flow behind `handle`, then finishes like POST /v1/login: SECOND_FACTOR_REQUIRED for an account with a ' +

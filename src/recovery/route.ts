@@ -5,7 +5,7 @@ import type { GatewayConfig } from '../config.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { standardProblems, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { standardProblems, problemContent, SessionSchema, noSecurity } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { completeRecovery, startRecovery, type RecoveryDeps } from './recover.ts';
 
@@ -32,6 +32,7 @@ const start = createRoute({
   method: 'post',
   path: '/v1/recovery',
   operationId: 'startRecovery',
+  security: noSecurity,
   summary: 'Send a recovery code',
   description:
     'Creates a Kratos native recovery flow and has Kratos email a 6-digit code. An unknown address gets the same answer (Kratos sends nothing). ' +
@@ -52,6 +53,7 @@ const complete = createRoute({
   method: 'post',
   path: '/v1/recovery/code',
   operationId: 'completeRecovery',
+  security: noSecurity,
   summary: 'Recover with the code and set a new password',
   description:
     'Submits the code, takes the session Kratos issues for the recovered identity, sets `password` through a native settings flow with it, and delivers the session ' +

@@ -14,7 +14,7 @@ import { requestSignal } from '../middleware/request-context.ts';
 import { handleSealerFor } from '../second-factor/handle.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { flowProblemResponses, IdentitySchema, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { flowProblemResponses, IdentitySchema, problemContent, SessionSchema, noSecurity } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import type { CreatedIdentity } from './create-identity.ts';
 import type { SignUpDeps } from './deps.ts';
@@ -78,6 +78,7 @@ export function codeSignUpRoutes(config: GatewayConfig) {
     method: 'post',
     path: '/v1/registration/code',
     operationId: 'sendRegistrationCode',
+    security: noSecurity,
     summary: 'Start a sign-up by emailed code',
     description:
       'Validates traits and extra fields, then has Kratos mail a code (code registration method). No identity exists yet and no service runs. ' +
@@ -95,6 +96,7 @@ export function codeSignUpRoutes(config: GatewayConfig) {
     method: 'post',
     path: '/v1/registration/code/verify',
     operationId: 'verifyRegistrationCode',
+    security: noSecurity,
     summary: 'Finish a sign-up by emailed code',
     description:
       'Runs the sign-up pipeline of POST /v1/registration (before services, identity creation by the code, after services, rollback, ' +

@@ -6,7 +6,7 @@ import { AppError, validationError, type FieldError } from '../errors.ts';
 import { kratosFailure } from '../kratos/failure.ts';
 import type { ForwardedClient, SettingsSubmission } from '../kratos/port.ts';
 import { forwardedClient, incomingSession } from '../session/incoming.ts';
-import { flowProblemResponses, problemContent } from '../shared/openapi-schemas.ts';
+import { flowProblemResponses, problemContent, sessionSecurity } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { handleSealerFor } from './handle.ts';
 
@@ -55,6 +55,7 @@ const routes = {
     method: 'post',
     path: '/v1/settings/totp',
     operationId: 'startTotpEnrolment',
+    security: sessionSecurity,
     summary: 'Start TOTP enrolment',
     description: 'Creates a Kratos settings flow for the session and returns its fresh TOTP secret. Nothing is saved until POST /v1/settings/totp/confirm.',
     responses: {
@@ -68,6 +69,7 @@ const routes = {
     method: 'post',
     path: '/v1/settings/totp/confirm',
     operationId: 'confirmTotpEnrolment',
+    security: sessionSecurity,
     summary: 'Confirm TOTP enrolment with a first code',
     description: 'Saves the TOTP secret once a code computed from it is right; the current session becomes aal2. A wrong code is a field error (CODE_INVALID).',
     request: { body: { required: true, content: { 'application/json': { schema: TotpConfirmRequest } } } },
@@ -82,6 +84,7 @@ const routes = {
     method: 'delete',
     path: '/v1/settings/totp',
     operationId: 'removeTotp',
+    security: sessionSecurity,
     summary: 'Remove TOTP',
     responses: { ...flowProblemResponses, 204: { description: 'Removed' }, 409: { description: 'TOTP is not set up', content: problemContent }, ...sessionProblems },
   }),
@@ -89,6 +92,7 @@ const routes = {
     method: 'post',
     path: '/v1/settings/lookup-codes',
     operationId: 'generateLookupCodes',
+    security: sessionSecurity,
     summary: 'Generate new backup (lookup) codes',
     description: 'Generates 12 codes and shows them once. They replace the current codes only after POST /v1/settings/lookup-codes/confirm.',
     responses: { ...flowProblemResponses, 200: { description: 'The new codes', content: { 'application/json': { schema: LookupCodesResponse } } }, ...sessionProblems },
@@ -97,6 +101,7 @@ const routes = {
     method: 'post',
     path: '/v1/settings/lookup-codes/confirm',
     operationId: 'confirmLookupCodes',
+    security: sessionSecurity,
     summary: 'Save the generated backup codes',
     description: 'Saves the codes generated with `handle`; the current session becomes aal2.',
     request: { body: { required: true, content: { 'application/json': { schema: HandleRequest } } } },
@@ -111,6 +116,7 @@ const routes = {
     method: 'delete',
     path: '/v1/settings/lookup-codes',
     operationId: 'removeLookupCodes',
+    security: sessionSecurity,
     summary: 'Remove the backup codes',
     responses: { ...flowProblemResponses, 204: { description: 'Removed' }, ...sessionProblems },
   }),

@@ -11,7 +11,7 @@ import { runNativeFlow } from '../kratos/native-flow.ts';
 import type { SecondFactorSubmission } from '../kratos/port.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient, incomingSession } from '../session/incoming.ts';
-import { flowProblemResponses, problemContent, SessionSchema } from '../shared/openapi-schemas.ts';
+import { flowProblemResponses, problemContent, SessionSchema, optionalSessionSecurity } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { handleSealerFor } from './handle.ts';
 
@@ -37,6 +37,7 @@ const route = createRoute({
   method: 'post',
   path: '/v1/login/second-factor',
   operationId: 'completeSecondFactor',
+  security: optionalSessionSecurity,
   summary: 'Complete a sign-in with a second factor (TOTP or backup code), or step up a session',
   description:
     'With `handle` (from the SECOND_FACTOR_REQUIRED answer of POST /v1/login or POST /v1/login/code/verify): submits the code to a Kratos ' +

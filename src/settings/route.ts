@@ -3,7 +3,7 @@ import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { forwardedClient } from '../session/incoming.ts';
-import { standardProblems, IdentitySchema, problemContent } from '../shared/openapi-schemas.ts';
+import { standardProblems, IdentitySchema, problemContent, sessionSecurity } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { changePassword, updateProfile, type SettingsDeps } from './change.ts';
 
@@ -42,6 +42,7 @@ const passwordRoute = createRoute({
   method: 'post',
   path: '/v1/settings/password',
   operationId: 'changePassword',
+  security: sessionSecurity,
   summary: 'Change the password of the signed-in user',
   description:
     'Runs a Kratos native settings flow (`method: password`) with the session (cookie, `Authorization: Bearer` or `X-Session-Token`). ' +
@@ -54,6 +55,7 @@ const profileRoute = createRoute({
   method: 'patch',
   path: '/v1/settings/profile',
   operationId: 'updateProfile',
+  security: sessionSecurity,
   summary: 'Update the profile traits of the signed-in user',
   description:
     'Merges `traits` (RFC 7396) over the identity\'s current traits and submits the result through a Kratos native settings flow (`method: profile`, which replaces all traits). ' +

@@ -8,7 +8,7 @@ import type { ForwardedClient } from '../kratos/port.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { clientIpOf, requestSignal } from '../middleware/request-context.ts';
 import { atLeast } from '../shared/min-duration.ts';
-import { standardProblems, problemContent } from '../shared/openapi-schemas.ts';
+import { standardProblems, problemContent, noSecurity } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { sendVerificationCode, verifyCode } from './verify.ts';
 
@@ -63,6 +63,7 @@ const startRoute = createRoute({
   method: 'post',
   path: '/v1/verification',
   operationId: 'startVerification',
+  security: noSecurity,
   summary: 'Send (or re-send) an email verification code',
   description:
     'Creates a Kratos native verification flow and has Kratos email a 6-digit code to the address. The answer is the same for an ' +
@@ -84,6 +85,7 @@ const verifyRoute = createRoute({
   method: 'post',
   path: '/v1/verification/code',
   operationId: 'verifyEmail',
+  security: noSecurity,
   summary: 'Verify an email address with the emailed code',
   description:
     'Submits the code to the Kratos verification flow. A wrong or used code is a field error at `/code` (CODE_INVALID; the flow stays usable, ' +

@@ -67,7 +67,7 @@ export interface paths {
         put?: never;
         /**
          * Sign in in one request
-         * @description Creates and submits a Kratos native login flow, then replays the login after-jobs (session, revoke_active_sessions, redirect). A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer.
+         * @description Creates and submits a Kratos native login flow, then replays the login after-jobs (session, revoke_active_sessions, redirect). A wrong password and an unknown identifier get the same INVALID_CREDENTIALS answer. With a session and without `refresh: true`: SESSION_ALREADY_AVAILABLE; with `refresh: true`, the session is re-authenticated (after a REAUTHENTICATION_REQUIRED from settings).
          */
         post: operations["login"];
         delete?: never;
@@ -95,6 +95,308 @@ export interface paths {
          * @description Revokes the session in Kratos and clears the gateway cookie. Signing out an already revoked session succeeds.
          */
         delete: operations["logout"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the password of the signed-in user
+         * @description Runs a Kratos native settings flow (`method: password`) with the session (cookie, `Authorization: Bearer` or `X-Session-Token`). Password policy failures are field errors at `/password`. Kratos's own `selfservice.flows.settings.after.password.hooks` (e.g. `revoke_active_sessions`) run inside Kratos.
+         */
+        post: operations["changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update the profile traits of the signed-in user
+         * @description Merges `traits` (RFC 7396) over the identity's current traits and submits the result through a Kratos native settings flow (`method: profile`, which replaces all traits). Kratos validates against the identity schema; errors are at `/traits/...`. Changing an identifier or verifiable address (e.g. the email) needs a recent session.
+         */
+        patch: operations["updateProfile"];
+        trace?: never;
+    };
+    "/v1/recovery": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a recovery code
+         * @description Creates a Kratos native recovery flow and has Kratos email a 6-digit code. An unknown address gets the same answer (Kratos sends nothing). Each call starts a new flow; a code is bound to its flow.
+         */
+        post: operations["startRecovery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recovery/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recover with the code and set a new password
+         * @description Submits the code, takes the session Kratos issues for the recovered identity, sets `password` through a native settings flow with it, and delivers the session (token or cookie, as for login). A refused password (field error at `/password`) can be retried with the same `flow` and `code` without a new email, within `recovery.retry_window_ms` (10 minutes by default). A wrong code is a field error at `/code` (CODE_INVALID); an expired flow, code or retry window is RECOVERY_EXPIRED; the 6th code tried on one flow is RECOVERY_ATTEMPTS_EXCEEDED.
+         */
+        post: operations["completeRecovery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send (or re-send) an email verification code
+         * @description Creates a Kratos native verification flow and has Kratos email a 6-digit code to the address. The answer is the same for an address that has no account (same status, body and, up to `verification.min_answer_ms`, timing): nothing tells whether a mail went out. With `flow`, the code is re-sent on that flow and the earlier code stops working.
+         */
+        post: operations["startVerification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/verification/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an email address with the emailed code
+         * @description Submits the code to the Kratos verification flow. A wrong or used code is a field error at `/code` (CODE_INVALID; the flow stays usable, up to five tries in all). 410 answers mean "request a new code with POST /v1/verification": VERIFICATION_FLOW_EXPIRED (the flow is unknown or expired), CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED (the sixth try on a flow always fails, even with the right code), VERIFICATION_ALREADY_DONE. On success the `verification` redirect after-job is replayed: `redirect_to` in the JSON, or a 303 for a plain HTML form post.
+         */
+        post: operations["verifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/login/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete a sign-in with a second factor (TOTP or backup code), or step up a session
+         * @description With `handle` (from the SECOND_FACTOR_REQUIRED answer of POST /v1/login or POST /v1/login/code/verify): submits the code to a Kratos `aal=aal2` login flow with the sealed AAL1 session, then replays the login after-jobs (session as token or cookie, revoke_active_sessions, redirect) with the aal2 session. Without `handle`: steps up the session sent with the request (cookie, Bearer or X-Session-Token) in place, after a SECOND_FACTOR_REQUIRED answer without handle (GET /v1/session, settings); the client keeps its token or cookie. Exactly one of `totp_code` and `lookup_code`. A wrong code is a field error (CODE_INVALID); the same handle can be tried again.
+         */
+        post: operations["completeSecondFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/login/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a sign-in code by email (passwordless)
+         * @description Runs the send step of a Kratos native login flow with the code method. The answer is the same whether or not an account exists for the identifier (an unknown identifier gets a handle that never verifies). Needs Kratos with `selfservice.methods.code.passwordless_enabled: true`.
+         */
+        post: operations["sendLoginCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/login/code/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with the emailed code
+         * @description Submits the code to the flow behind `handle`, then finishes like POST /v1/login: SECOND_FACTOR_REQUIRED for an account with a second factor, else the login after-jobs (session as token or cookie, revoke_active_sessions, redirect). A wrong code is a field error (CODE_INVALID) and can be retried; Kratos allows 5 code submissions per flow, then CODE_ATTEMPTS_EXCEEDED: ask for a new code.
+         */
+        post: operations["verifyLoginCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start TOTP enrolment
+         * @description Creates a Kratos settings flow for the session and returns its fresh TOTP secret. Nothing is saved until POST /v1/settings/totp/confirm.
+         */
+        post: operations["startTotpEnrolment"];
+        /** Remove TOTP */
+        delete: operations["removeTotp"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/totp/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm TOTP enrolment with a first code
+         * @description Saves the TOTP secret once a code computed from it is right; the current session becomes aal2. A wrong code is a field error (CODE_INVALID).
+         */
+        post: operations["confirmTotpEnrolment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/lookup-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Generate new backup (lookup) codes
+         * @description Generates 12 codes and shows them once. They replace the current codes only after POST /v1/settings/lookup-codes/confirm.
+         */
+        post: operations["generateLookupCodes"];
+        /** Remove the backup codes */
+        delete: operations["removeLookupCodes"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/lookup-codes/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Save the generated backup codes
+         * @description Saves the codes generated with `handle`; the current session becomes aal2.
+         */
+        post: operations["confirmLookupCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registration/code": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start a sign-up by emailed code
+         * @description Validates traits and extra fields, then has Kratos mail a code (code registration method). No identity exists yet and no service runs. An address that has an account already gets the same answer (Kratos refuses it at the verify step). Needs Kratos with `selfservice.methods.code.passwordless_enabled: true`.
+         */
+        post: operations["sendRegistrationCode"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/registration/code/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Finish a sign-up by emailed code
+         * @description Runs the sign-up pipeline of POST /v1/registration (before services, identity creation by the code, after services, rollback, after-jobs, Idempotency-Key) with the traits and fields sealed in `handle`. A wrong code is a field error (CODE_INVALID); Kratos allows 5 code submissions per flow (then CODE_ATTEMPTS_EXCEEDED: start again).
+         */
+        post: operations["verifyRegistrationCode"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -138,7 +440,22 @@ export interface components {
              *     - `FLOW_EXPIRED`: The sign-up flow expired repeatedly; retry the request.
              *     - `KRATOS_UNAVAILABLE`: The identity service is unavailable; retry later.
              *     - `UPSTREAM_ERROR`: The identity service answered in an unexpected way.
+             *     - `NOT_SUPPORTED_BY_KRATOS`: The identity service this gateway runs against is too old for this feature; nothing was done.
              *     - `INTERNAL_ERROR`: The gateway failed unexpectedly.
+             *     - `RATE_LIMITED`: Too many requests; retry after the time given in Retry-After.
+             *     - `LIMITER_UNAVAILABLE`: The request cannot be checked against the rate limits right now (the shared store is unavailable); nothing was done. Retry later.
+             *     - `REAUTHENTICATION_REQUIRED`: This change needs a recent sign-in; sign in again with `refresh: true` and retry.
+             *     - `SECOND_FACTOR_REQUIRED`: This session must complete the second factor first.
+             *     - `RECOVERY_EXPIRED`: The recovery flow or its code has expired, or the code was already used. Request a new code with POST /v1/recovery.
+             *     - `RECOVERY_ATTEMPTS_EXCEEDED`: Too many codes were tried on this recovery flow. Request a new code with POST /v1/recovery.
+             *     - `RECOVERY_IN_PROGRESS`: Another request for this recovery flow is still being processed; retry later.
+             *     - `VERIFICATION_FLOW_EXPIRED`: The verification flow is unknown or has expired. Request a new code with POST /v1/verification (without `flow`).
+             *     - `CODE_EXPIRED`: The code has expired. Request a new code with POST /v1/verification.
+             *     - `CODE_ATTEMPTS_EXCEEDED`: Too many codes were tried on this verification flow. Request a new code with POST /v1/verification (without `flow`).
+             *     - `VERIFICATION_ALREADY_DONE`: This verification flow has already been completed. To verify again, request a new code with POST /v1/verification.
+             *     - `HANDLE_INVALID`: The handle is invalid or has expired; start again.
+             *     - `SECOND_FACTOR_ALREADY_ENROLLED`: This second factor is set up already; remove it first to set it up again.
+             *     - `SECOND_FACTOR_NOT_ENROLLED`: This second factor is not set up.
              *     - `REQUIRED`: A required value is missing.
              *     - `INVALID_TYPE`: The value has the wrong type.
              *     - `INVALID_VALUE`: The value is not allowed.
@@ -158,9 +475,11 @@ export interface components {
              *     - `PASSWORD_POLICY`: The password does not meet the password policy.
              *     - `KRATOS_MESSAGE`: Kratos reported a problem with the submitted data.
              *     - `SERVICE_REJECTED`: An external check declined this value.
+             *     - `CODE_INVALID`: The code is wrong or has already been used.
+             *     - `METHOD_NOT_ENROLLED`: This second factor is not set up for the account.
              * @enum {string}
              */
-            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_BODY" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "EXPECTATION_FAILED" | "MALFORMED_REQUEST" | "NOT_FOUND" | "INVALID_AUTHORIZATION" | "SESSION_ALREADY_AVAILABLE" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ORIGIN_NOT_ALLOWED" | "RETURN_TO_NOT_ALLOWED" | "SERVICE_UNAVAILABLE" | "SERVICE_FAILED" | "SIGNUP_ROLLED_BACK" | "ROLLBACK_FAILED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_MISMATCH" | "STATE_UNAVAILABLE" | "REQUEST_ABORTED" | "SIGNUP_OUTCOME_UNKNOWN" | "FLOW_EXPIRED" | "KRATOS_UNAVAILABLE" | "UPSTREAM_ERROR" | "INTERNAL_ERROR" | "REQUIRED" | "INVALID_TYPE" | "INVALID_VALUE" | "INVALID_EMAIL" | "INVALID_FORMAT" | "PATTERN_MISMATCH" | "TOO_SHORT" | "TOO_LONG" | "OUT_OF_RANGE" | "UNKNOWN_FIELD" | "MUST_BE_ACCEPTED" | "IDENTIFIER_TAKEN" | "PASSWORD_TOO_SHORT" | "PASSWORD_TOO_LONG" | "PASSWORD_TOO_SIMILAR" | "PASSWORD_BREACHED" | "PASSWORD_POLICY" | "KRATOS_MESSAGE" | "SERVICE_REJECTED";
+            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_BODY" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "EXPECTATION_FAILED" | "MALFORMED_REQUEST" | "NOT_FOUND" | "INVALID_AUTHORIZATION" | "SESSION_ALREADY_AVAILABLE" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ORIGIN_NOT_ALLOWED" | "RETURN_TO_NOT_ALLOWED" | "SERVICE_UNAVAILABLE" | "SERVICE_FAILED" | "SIGNUP_ROLLED_BACK" | "ROLLBACK_FAILED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_MISMATCH" | "STATE_UNAVAILABLE" | "REQUEST_ABORTED" | "SIGNUP_OUTCOME_UNKNOWN" | "FLOW_EXPIRED" | "KRATOS_UNAVAILABLE" | "UPSTREAM_ERROR" | "NOT_SUPPORTED_BY_KRATOS" | "INTERNAL_ERROR" | "RATE_LIMITED" | "LIMITER_UNAVAILABLE" | "REAUTHENTICATION_REQUIRED" | "SECOND_FACTOR_REQUIRED" | "RECOVERY_EXPIRED" | "RECOVERY_ATTEMPTS_EXCEEDED" | "RECOVERY_IN_PROGRESS" | "VERIFICATION_FLOW_EXPIRED" | "CODE_EXPIRED" | "CODE_ATTEMPTS_EXCEEDED" | "VERIFICATION_ALREADY_DONE" | "HANDLE_INVALID" | "SECOND_FACTOR_ALREADY_ENROLLED" | "SECOND_FACTOR_NOT_ENROLLED" | "REQUIRED" | "INVALID_TYPE" | "INVALID_VALUE" | "INVALID_EMAIL" | "INVALID_FORMAT" | "PATTERN_MISMATCH" | "TOO_SHORT" | "TOO_LONG" | "OUT_OF_RANGE" | "UNKNOWN_FIELD" | "MUST_BE_ACCEPTED" | "IDENTIFIER_TAKEN" | "PASSWORD_TOO_SHORT" | "PASSWORD_TOO_LONG" | "PASSWORD_TOO_SIMILAR" | "PASSWORD_BREACHED" | "PASSWORD_POLICY" | "KRATOS_MESSAGE" | "SERVICE_REJECTED" | "CODE_INVALID" | "METHOD_NOT_ENROLLED";
             detail: string;
             request_id: string;
             errors: components["schemas"]["FieldError"][];
@@ -172,7 +491,7 @@ export interface components {
              */
             pointer: string;
             /** @enum {string} */
-            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_BODY" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "EXPECTATION_FAILED" | "MALFORMED_REQUEST" | "NOT_FOUND" | "INVALID_AUTHORIZATION" | "SESSION_ALREADY_AVAILABLE" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ORIGIN_NOT_ALLOWED" | "RETURN_TO_NOT_ALLOWED" | "SERVICE_UNAVAILABLE" | "SERVICE_FAILED" | "SIGNUP_ROLLED_BACK" | "ROLLBACK_FAILED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_MISMATCH" | "STATE_UNAVAILABLE" | "REQUEST_ABORTED" | "SIGNUP_OUTCOME_UNKNOWN" | "FLOW_EXPIRED" | "KRATOS_UNAVAILABLE" | "UPSTREAM_ERROR" | "INTERNAL_ERROR" | "REQUIRED" | "INVALID_TYPE" | "INVALID_VALUE" | "INVALID_EMAIL" | "INVALID_FORMAT" | "PATTERN_MISMATCH" | "TOO_SHORT" | "TOO_LONG" | "OUT_OF_RANGE" | "UNKNOWN_FIELD" | "MUST_BE_ACCEPTED" | "IDENTIFIER_TAKEN" | "PASSWORD_TOO_SHORT" | "PASSWORD_TOO_LONG" | "PASSWORD_TOO_SIMILAR" | "PASSWORD_BREACHED" | "PASSWORD_POLICY" | "KRATOS_MESSAGE" | "SERVICE_REJECTED";
+            code: "VALIDATION_FAILED" | "INVALID_JSON" | "INVALID_BODY" | "UNSUPPORTED_MEDIA_TYPE" | "PAYLOAD_TOO_LARGE" | "REQUEST_TIMEOUT" | "HEADERS_TOO_LARGE" | "EXPECTATION_FAILED" | "MALFORMED_REQUEST" | "NOT_FOUND" | "INVALID_AUTHORIZATION" | "SESSION_ALREADY_AVAILABLE" | "UNAUTHENTICATED" | "INVALID_CREDENTIALS" | "ORIGIN_NOT_ALLOWED" | "RETURN_TO_NOT_ALLOWED" | "SERVICE_UNAVAILABLE" | "SERVICE_FAILED" | "SIGNUP_ROLLED_BACK" | "ROLLBACK_FAILED" | "INVALID_IDEMPOTENCY_KEY" | "IDEMPOTENCY_KEY_IN_USE" | "IDEMPOTENCY_KEY_MISMATCH" | "STATE_UNAVAILABLE" | "REQUEST_ABORTED" | "SIGNUP_OUTCOME_UNKNOWN" | "FLOW_EXPIRED" | "KRATOS_UNAVAILABLE" | "UPSTREAM_ERROR" | "NOT_SUPPORTED_BY_KRATOS" | "INTERNAL_ERROR" | "RATE_LIMITED" | "LIMITER_UNAVAILABLE" | "REAUTHENTICATION_REQUIRED" | "SECOND_FACTOR_REQUIRED" | "RECOVERY_EXPIRED" | "RECOVERY_ATTEMPTS_EXCEEDED" | "RECOVERY_IN_PROGRESS" | "VERIFICATION_FLOW_EXPIRED" | "CODE_EXPIRED" | "CODE_ATTEMPTS_EXCEEDED" | "VERIFICATION_ALREADY_DONE" | "HANDLE_INVALID" | "SECOND_FACTOR_ALREADY_ENROLLED" | "SECOND_FACTOR_NOT_ENROLLED" | "REQUIRED" | "INVALID_TYPE" | "INVALID_VALUE" | "INVALID_EMAIL" | "INVALID_FORMAT" | "PATTERN_MISMATCH" | "TOO_SHORT" | "TOO_LONG" | "OUT_OF_RANGE" | "UNKNOWN_FIELD" | "MUST_BE_ACCEPTED" | "IDENTIFIER_TAKEN" | "PASSWORD_TOO_SHORT" | "PASSWORD_TOO_LONG" | "PASSWORD_TOO_SIMILAR" | "PASSWORD_BREACHED" | "PASSWORD_POLICY" | "KRATOS_MESSAGE" | "SERVICE_REJECTED" | "CODE_INVALID" | "METHOD_NOT_ENROLLED";
             message: string;
             /** @description The Kratos UI message id this error came from. */
             kratos?: {
@@ -191,7 +510,7 @@ export interface components {
             };
         };
         RegistrationResponse: {
-            identity: components["schemas"]["Identity"];
+            identity?: components["schemas"]["Identity"];
             session?: components["schemas"]["Session"];
             /** @description The Kratos session token, only with token delivery. */
             session_token?: string;
@@ -203,13 +522,21 @@ export interface components {
                 /** @enum {string} */
                 outcome: "failed" | "rejected" | "retrying";
             }[];
+            /** @description Present when Kratos verification is on: a code was emailed; the app can go straight to the code screen. */
+            verification?: {
+                /** @description Verification flow handle for POST /v1/verification/code (and re-sends with POST /v1/verification). */
+                flow: string;
+                /** @description The address the code was sent to. */
+                sent_to: string;
+            };
+            /** @description Kratos's continue_with as is (without the session token item), kept for compatibility. */
             continue_with: ({
                 action: string;
             } & {
                 [key: string]: unknown;
             })[];
         };
-        /** @description The Kratos identity (without credentials or admin metadata). */
+        /** @description The new identity; absent with registration.enumeration_safe (it would tell a new account from an existing one). */
         Identity: {
             /** Format: uuid */
             id: string;
@@ -284,7 +611,7 @@ export interface components {
             issued_at?: string;
             authenticator_assurance_level?: components["schemas"]["AuthenticatorAssuranceLevel"];
             authentication_methods?: components["schemas"]["SessionAuthenticationMethod"][];
-            identity?: components["schemas"]["Identity"];
+            identity?: components["schemas"]["Identity"] & unknown;
             devices?: components["schemas"]["SessionDevice"][];
             tokenized?: string;
         } & {
@@ -336,27 +663,198 @@ export interface components {
             /** @example ada@example.com */
             identifier: string;
             password: string;
+            /** @description Re-authenticate the session sent with the request (cookie, Bearer or X-Session-Token) instead of starting a new one (Kratos `refresh=true`): the same session becomes recent again (privileged for settings) and is returned in the same delivery mode. The identifier must belong to that session. */
+            refresh?: boolean;
         };
         SessionResponse: {
             session: components["schemas"]["Session"] & unknown;
+        };
+        SettingsResponse: {
+            identity: components["schemas"]["Identity"] & unknown;
+        };
+        ChangePasswordRequest: {
+            /** @example a-new-long-passphrase */
+            password: string;
+        };
+        UpdateProfileRequest: {
+            /**
+             * @description A JSON Merge Patch (RFC 7396) over the current traits: objects merge key by key, other values (arrays included) replace, `null` deletes a trait, unnamed traits are kept.
+             * @example {
+             *       "name": {
+             *         "first": "Ada"
+             *       }
+             *     }
+             */
+            traits: {
+                [key: string]: unknown;
+            };
+        };
+        StartRecoveryResponse: {
+            /** @description Opaque recovery flow handle; send it with the code to POST /v1/recovery/code. */
+            flow: string;
+        };
+        StartRecoveryRequest: {
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
+            email: string;
+        };
+        CompleteRecoveryResponse: {
+            session?: components["schemas"]["Session"] & unknown;
+            /** @description Only with token delivery. */
+            session_token?: string;
+        };
+        CompleteRecoveryRequest: {
+            flow: string;
+            /** @example 123456 */
+            code: string;
+            password: string;
+        };
+        VerificationSent: {
+            /** @description Opaque flow handle; send it with the code to POST /v1/verification/code. */
+            flow: string;
+            /** @description The address the code was sent to (trimmed, lowercased). */
+            sent_to: string;
+        };
+        StartVerificationRequest: {
+            /**
+             * Format: email
+             * @example ada@example.com
+             */
+            email: string;
+            /**
+             * Format: uuid
+             * @description Re-send on this flow (its earlier codes stop working). If the flow cannot take it any more, a new one is started.
+             * @example 0b2b6d4e-3c55-4d7e-9c1d-4a0f4a3b9e21
+             */
+            flow?: string;
+        };
+        VerifyEmailResponse: {
+            /** @enum {boolean} */
+            verified: true;
+            /** @description Where to send the user, when the verification redirect after-job is configured. */
+            redirect_to?: string;
+        };
+        VerifyEmailRequest: {
+            /**
+             * Format: uuid
+             * @description The verification flow handle (Kratos's verification flow id), from a previous answer or the registration's `verification.flow`.
+             * @example 0b2b6d4e-3c55-4d7e-9c1d-4a0f4a3b9e21
+             */
+            flow: string;
+            /**
+             * @description The 6-digit code from the email.
+             * @example 123456
+             */
+            code: string;
+        };
+        SecondFactorResponse: {
+            session?: components["schemas"]["Session"] & unknown;
+            /** @description Only with a handle and token delivery; a step-up keeps the token the client holds. */
+            session_token?: string;
+            redirect_to?: string;
+        };
+        SecondFactorRequest: {
+            /** @description From the SECOND_FACTOR_REQUIRED answer of a login. Omit it to step up the session sent with the request. */
+            handle?: string;
+            /**
+             * @description The code of the authenticator app.
+             * @example 123456
+             */
+            totp_code?: string;
+            /** @description One of the backup (lookup) codes; each works once. */
+            lookup_code?: string;
+        };
+        LoginCodeResponse: {
+            /** @description Opaque; send it with the code to POST /v1/login/code/verify. */
+            handle: string;
+        };
+        LoginCodeRequest: {
+            /** @example ada@example.com */
+            identifier: string;
+        };
+        LoginCodeVerifyResponse: {
+            session?: components["schemas"]["Session"] & unknown;
+            session_token?: string;
+            redirect_to?: string;
+        };
+        LoginCodeVerifyRequest: {
+            handle: string;
+            /**
+             * @description The code from the email.
+             * @example 123456
+             */
+            code: string;
+        };
+        TotpEnrolmentStart: {
+            /** @description Send it with the first code to POST /v1/settings/totp/confirm. */
+            handle: string;
+            /** @description Base32 TOTP secret (SHA-1, 6 digits, 30 s), for manual entry. */
+            secret: string;
+            /** @description otpauth://totp/… URL for authenticator apps. */
+            otpauth_url: string;
+            /** @description The same URL as a PNG data: URL (from Kratos). */
+            qr_code?: string;
+        };
+        SecondFactorEnrolment: {
+            enrolled: boolean;
+        };
+        TotpEnrolmentConfirm: {
+            handle: string;
+            totp_code: string;
+        };
+        LookupCodesGenerated: {
+            /** @description Send it to POST /v1/settings/lookup-codes/confirm to save these codes. */
+            handle: string;
+            /** @description The new backup codes; shown only here. Nothing is saved until confirmed. */
+            codes: string[];
+        };
+        LookupCodesConfirm: {
+            handle: string;
+        };
+        CodeRegistrationSent: {
+            handle: string;
+        };
+        CodeRegistrationRequest: {
+            /**
+             * @description Identity traits, validated by the Kratos identity schema.
+             * @example {
+             *       "email": "ada@example.com"
+             *     }
+             */
+            traits: {
+                [key: string]: unknown;
+            };
+            /** @description Extra fields declared in the gateway config. */
+            fields?: Record<string, never>;
+        };
+        CodeRegistrationResponse: {
+            identity: components["schemas"]["Identity"] & unknown;
+            session?: components["schemas"]["Session"] & unknown;
+            session_token?: string;
+            redirect_to?: string;
+            services?: {
+                service: string;
+                /** @enum {string} */
+                outcome: "failed" | "rejected" | "retrying";
+            }[];
+            continue_with: ({
+                action: string;
+            } & {
+                [key: string]: unknown;
+            })[];
+        };
+        CodeRegistrationVerifyRequest: {
+            handle: string;
+            /** @example 123456 */
+            code: string;
         };
     };
     responses: {
         /** @description Cross-site request from an origin that is not allowed (ORIGIN_NOT_ALLOWED) */
         OriginNotAllowed: {
             headers: {
-                [name: string]: unknown;
-            };
-            content: {
-                "application/problem+json": components["schemas"]["Problem"];
-            };
-        };
-        /** @description Too many attempts; retry after `Retry-After`. `RateLimit` and `RateLimit-Policy` describe the quota. */
-        TooManyRequests: {
-            headers: {
-                "Retry-After": components["headers"]["Retry-After"];
-                RateLimit: components["headers"]["RateLimit"];
-                "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                 [name: string]: unknown;
             };
             content: {
@@ -389,9 +887,9 @@ export interface components {
         "Retry-After": number;
         /** @description `true` when this is the stored answer to an earlier request with the same Idempotency-Key. */
         "Idempotent-Replayed": "true";
-        /** @description The remaining quota and when it resets (draft-ietf-httpapi-ratelimit-headers), e.g. `"login";r=0;t=42`. */
+        /** @description What is left of each limit of the operation (draft-ietf-httpapi-ratelimit-headers): `"ip";r=29;t=60, "identifier";r=9;t=60` (r requests remain; the window resets in t seconds). */
         RateLimit: string;
-        /** @description The quota policy (draft-ietf-httpapi-ratelimit-headers), e.g. `"login";q=10;w=60`. */
+        /** @description The limits of the operation (draft-ietf-httpapi-ratelimit-headers): `"ip";q=30;w=60, "identifier";q=10;w=60` (quota q per window of w seconds). */
         "RateLimit-Policy": string;
         /** @description Where the browser goes next. */
         Location: string;
@@ -475,6 +973,8 @@ export interface operations {
             200: {
                 headers: {
                     "Set-Cookie": components["headers"]["Set-Cookie"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "Idempotent-Replayed": components["headers"]["Idempotent-Replayed"];
                     [name: string]: unknown;
                 };
@@ -538,7 +1038,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            429: components["responses"]["TooManyRequests"];
+            /** @description Too many attempts (RATE_LIMITED); retry after `Retry-After`. `RateLimit` and `RateLimit-Policy` describe the limits. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description A failed sign-up could not be undone (ROLLBACK_FAILED, logged with the identity id), or an unexpected failure */
             500: {
                 headers: {
@@ -580,6 +1091,8 @@ export interface operations {
             200: {
                 headers: {
                     "Set-Cookie": components["headers"]["Set-Cookie"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -604,7 +1117,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Wrong identifier or password (INVALID_CREDENTIALS) */
+            /** @description Wrong identifier or password (INVALID_CREDENTIALS); or `refresh: true` without a valid session */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -613,7 +1126,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            403: components["responses"]["OriginNotAllowed"];
+            /** @description SECOND_FACTOR_REQUIRED: the password was right and the account has a second factor; the problem document carries `handle`, `methods` (`totp`, `lookup_code`) and `handle_expires_at`; continue with POST /v1/login/second-factor. ORIGIN_NOT_ALLOWED: a cross-site request from an origin that is not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is too large (PAYLOAD_TOO_LARGE) */
             413: {
                 headers: {
@@ -632,7 +1153,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            429: components["responses"]["TooManyRequests"];
+            /** @description Too many attempts (RATE_LIMITED); retry after `Retry-After`. `RateLimit` and `RateLimit-Policy` describe the limits. */
+            429: {
+                headers: {
+                    "Retry-After": components["headers"]["Retry-After"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             500: components["responses"]["InternalError"];
             502: components["responses"]["UpstreamError"];
             /** @description Kratos is unavailable; retry after `Retry-After` */
@@ -676,6 +1208,15 @@ export interface operations {
             };
             /** @description No valid session (UNAUTHENTICATED) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description SECOND_FACTOR_REQUIRED: the session is valid but Kratos requires a second factor; step it up with POST /v1/login/second-factor (no handle) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -737,6 +1278,1019 @@ export interface operations {
             503: {
                 headers: {
                     "Retry-After": components["headers"]["Retry-After"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            /** @description Password changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsResponse"];
+                };
+            };
+            /** @description Invalid input (field errors with JSON pointers), or a malformed credentials header */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REAUTHENTICATION_REQUIRED: the session is older than Kratos's `privileged_session_max_age`; sign in again with `POST /v1/login` `{"refresh": true}` and retry. SECOND_FACTOR_REQUIRED: the session has not completed the second factor. ORIGIN_NOT_ALLOWED: cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateProfileRequest"];
+            };
+        };
+        responses: {
+            /** @description Profile updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsResponse"];
+                };
+            };
+            /** @description Invalid input (field errors with JSON pointers), or a malformed credentials header */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session (UNAUTHENTICATED) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REAUTHENTICATION_REQUIRED: the session is older than Kratos's `privileged_session_max_age`; sign in again with `POST /v1/login` `{"refresh": true}` and retry. SECOND_FACTOR_REQUIRED: the session has not completed the second factor. ORIGIN_NOT_ALLOWED: cross-site request. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startRecovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartRecoveryRequest"];
+            };
+        };
+        responses: {
+            /** @description A code was sent if the address has an account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StartRecoveryResponse"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    completeRecovery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompleteRecoveryRequest"];
+            };
+        };
+        responses: {
+            /** @description Password set; signed in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompleteRecoveryResponse"];
+                };
+            };
+            /** @description Invalid input, wrong code (`/code`), refused password (`/password`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            /** @description Another request for this flow is running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description RECOVERY_EXPIRED or RECOVERY_ATTEMPTS_EXCEEDED: request a new code */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos or the state store is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startVerification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartVerificationRequest"];
+            };
+        };
+        responses: {
+            /** @description A code was sent if the address belongs to an account */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerificationSent"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            /** @description Body is neither JSON nor an HTML form */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: {
+                /** @description Used by the redirect after-job with allow_user_defined, if on the allow-list. */
+                return_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyEmailRequest"];
+            };
+        };
+        responses: {
+            /** @description The address is verified */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyEmailResponse"];
+                };
+            };
+            /** @description Verified (HTML form post): redirect to the redirect job target */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input, or a wrong code (CODE_INVALID at /code), or return_to is not allowed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            /** @description Request a new code: VERIFICATION_FLOW_EXPIRED, CODE_EXPIRED, CODE_ATTEMPTS_EXCEEDED or VERIFICATION_ALREADY_DONE */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is neither JSON nor an HTML form */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    completeSecondFactor: {
+        parameters: {
+            query?: {
+                return_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactorRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in (or stepped up) at aal2 */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecondFactorResponse"];
+                };
+            };
+            /** @description Invalid input or wrong code (VALIDATION_FAILED), a handle that is invalid or expired (HANDLE_INVALID), or the session is aal2 already */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No handle and no valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sendLoginCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginCodeRequest"];
+            };
+        };
+        responses: {
+            /** @description A code was sent if the account exists */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginCodeResponse"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyLoginCode: {
+        parameters: {
+            query?: {
+                return_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LoginCodeVerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginCodeVerifyResponse"];
+                };
+            };
+            /** @description Signed in (redirect after-job, HTML clients) */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Wrong code (VALIDATION_FAILED), HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description SECOND_FACTOR_REQUIRED (with `handle` and `methods`): continue with POST /v1/login/second-factor */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    startTotpEnrolment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Secret, otpauth:// URL and QR code */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TotpEnrolmentStart"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REAUTHENTICATION_REQUIRED (the sign-in is older than Kratos privileged_session_max_age: sign in again with refresh) or SECOND_FACTOR_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TOTP is set up already (remove it first) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeTotp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REAUTHENTICATION_REQUIRED (the sign-in is older than Kratos privileged_session_max_age: sign in again with refresh) or SECOND_FACTOR_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description TOTP is not set up */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmTotpEnrolment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TotpEnrolmentConfirm"];
+            };
+        };
+        responses: {
+            /** @description Enrolled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecondFactorEnrolment"];
+                };
+            };
+            /** @description Wrong code, or HANDLE_INVALID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REAUTHENTICATION_REQUIRED (the sign-in is older than Kratos privileged_session_max_age: sign in again with refresh) or SECOND_FACTOR_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    generateLookupCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new codes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LookupCodesGenerated"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REAUTHENTICATION_REQUIRED (the sign-in is older than Kratos privileged_session_max_age: sign in again with refresh) or SECOND_FACTOR_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeLookupCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REAUTHENTICATION_REQUIRED (the sign-in is older than Kratos privileged_session_max_age: sign in again with refresh) or SECOND_FACTOR_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmLookupCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LookupCodesConfirm"];
+            };
+        };
+        responses: {
+            /** @description Saved */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SecondFactorEnrolment"];
+                };
+            };
+            /** @description HANDLE_INVALID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No valid session */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description REAUTHENTICATION_REQUIRED (the sign-in is older than Kratos privileged_session_max_age: sign in again with refresh) or SECOND_FACTOR_REQUIRED */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    sendRegistrationCode: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRegistrationRequest"];
+            };
+        };
+        responses: {
+            /** @description Code sent */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeRegistrationSent"];
+                };
+            };
+            /** @description Invalid input (field errors) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    verifyRegistrationCode: {
+        parameters: {
+            query?: {
+                return_to?: string;
+            };
+            header?: {
+                "x-session-delivery"?: "token" | "cookie";
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CodeRegistrationVerifyRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed up */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CodeRegistrationResponse"];
+                };
+            };
+            /** @description Wrong code, taken identifier, HANDLE_INVALID, CODE_EXPIRED or CODE_ATTEMPTS_EXCEEDED */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            403: components["responses"]["OriginNotAllowed"];
+            /** @description A request with the same Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key was used with a different body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A failed sign-up could not be undone */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            502: components["responses"]["UpstreamError"];
+            /** @description Kratos or a required service is unavailable, or the sign-up was rolled back */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

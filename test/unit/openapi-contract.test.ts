@@ -29,8 +29,11 @@ const operations = (doc: Doc) => Object.entries(doc.paths).flatMap(([path, ops])
 describe('/openapi.json', () => {
   it('names every operation (unique operationIds a generator turns into method names)', async () => {
     const ops = operations(await documentOf());
-    const ids = Object.fromEntries(ops.map(({ path, method, op }) => [`${method} ${path}`, op.operationId]));
-    expect(ids).toEqual({
+    const ids = ops.map(({ op }) => op.operationId);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id)), ids.join(', ')).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    const byRoute = Object.fromEntries(ops.map(({ path, method, op }) => [`${method} ${path}`, op.operationId]));
+    expect(byRoute).toMatchObject({
       'get /health/alive': 'checkAlive',
       'get /health/ready': 'checkReady',
       'post /v1/registration': 'register',
@@ -40,12 +43,16 @@ describe('/openapi.json', () => {
     });
   });
 
-  it('declares security on every operation: a session for /v1/session, none elsewhere', async () => {
+  it('declares security on every operation: a session where one is needed, none for sign-up and sign-in', async () => {
     const doc = await documentOf({ session: { cookie: { name: 'my_sess' } } });
-    for (const { path, op } of operations(doc)) {
-      expect(op.security, path).toBeDefined();
-      expect(op.security, path).toEqual(path === '/v1/session' ? [{ bearerAuth: [] }, { sessionToken: [] }, { sessionCookie: [] }] : []);
-    }
+    const session = [{ bearerAuth: [] }, { sessionToken: [] }, { sessionCookie: [] }];
+    for (const { path, method, op } of operations(doc)) expect(op.security, `${method} ${path}`).toBeDefined();
+    const security = (path: string, method: string) => doc.paths[path]![method]!.security;
+    expect(security('/v1/session', 'get')).toEqual(session);
+    expect(security('/v1/session', 'delete')).toEqual(session);
+    expect(security('/v1/registration', 'post')).toEqual([]);
+    expect(security('/v1/login', 'post')).toEqual([]);
+    expect(security('/health/ready', 'get')).toEqual([]);
     expect(doc.components.securitySchemes).toEqual({
       bearerAuth: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
       sessionToken: expect.objectContaining({ type: 'apiKey', in: 'header', name: 'X-Session-Token' }),
@@ -53,12 +60,15 @@ describe('/openapi.json', () => {
     });
   });
 
-  it('documents 429 with RateLimit headers on sign-up and sign-in, from one shared component', async () => {
+  it('documents 429 with RateLimit headers on sign-up and sign-in, from one shared helper', async () => {
     const doc = await documentOf();
     for (const path of ['/v1/registration', '/v1/login']) {
-      expect(doc.paths[path]!.post!.responses['429']).toEqual({ $ref: '#/components/responses/TooManyRequests' });
+      expect(doc.paths[path]!.post!.responses['429']!.headers).toEqual({
+        'Retry-After': { $ref: '#/components/headers/Retry-After' },
+        RateLimit: { $ref: '#/components/headers/RateLimit' },
+        'RateLimit-Policy': { $ref: '#/components/headers/RateLimit-Policy' },
+      });
     }
-    expect(Object.keys(doc.components.responses.TooManyRequests!.headers!)).toEqual(['Retry-After', 'RateLimit', 'RateLimit-Policy']);
     expect(Object.keys(doc.components.headers)).toEqual(expect.arrayContaining(['Retry-After', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy']));
     const register = doc.paths['/v1/registration']!.post!.responses;
     expect(register['200']!.headers!['Idempotent-Replayed']).toEqual({ $ref: '#/components/headers/Idempotent-Replayed' });
