@@ -74,7 +74,8 @@ export async function startLoadGenerator(cores: string | undefined): Promise<Loa
     run: (job) =>
       new Promise<LoadResult>((resolve, reject) => {
         const id = ++next;
-        pending.set(id, { resolve, reject });
+        // NaN (no 2xx answer in the run) crosses IPC as null: give it back as NaN.
+        pending.set(id, { resolve: (r) => resolve({ ...r, p50: r.p50 ?? NaN, p99: r.p99 ?? NaN }), reject });
         proc.child.send({ id, job });
       }),
     close: () => proc.stop(),

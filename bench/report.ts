@@ -1,6 +1,9 @@
 /**
  * Turns the measurements into the printed tables and BENCHMARKS.md.
  */
+import { curvesMethod, renderCurves, type CurvesResult } from './curves.ts';
+import type { BenchPart } from './kit.ts';
+import { renderWorkerCpu, workerCpuMethod, type WorkerCpuResult } from './worker-cpu.ts';
 
 export interface Machine {
   date: string;
@@ -109,10 +112,14 @@ export interface Settings {
 export interface BenchReport {
   machine: Machine;
   settings: Settings;
-  overhead: OverheadResult[];
-  pipeline: PipelineResult;
-  footprint: Footprint;
-  instances: InstancesResult;
+  /** The parts that ran (`--parts`); a part that did not run has no field. */
+  parts: BenchPart[];
+  overhead?: OverheadResult[];
+  pipeline?: PipelineResult;
+  footprint?: Footprint;
+  instances?: InstancesResult;
+  curves?: CurvesResult;
+  worker?: WorkerCpuResult;
   targets: TargetCheck[];
   notes: string[];
   totalSec: number;
@@ -161,57 +168,68 @@ export function checkTargets(overhead: OverheadResult[], pipeline: PipelineResul
 
 export function renderTables(r: BenchReport): string {
   const lines: string[] = [];
-  lines.push('### 1. Overhead vs direct Kratos (real Kratos, same load generator and connections)', '');
-  lines.push('| flow | conns | target | ops/s | p50 ms | p99 ms | server CPU ms/op | Kratos CPU ms/op | failed |');
-  lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|');
-  for (const o of r.overhead) {
-    for (const s of [o.direct, o.gateway]) {
-      lines.push(`| ${o.flow} | ${o.connections} | ${s.name} | ${f(s.perSec)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f(s.serverCpuMs, 2)} | ${f(s.kratosCpuMs ?? NaN, 2)} | ${failures(s)} |`);
+  if (r.overhead) {
+    lines.push('### 1. Overhead vs direct Kratos (real Kratos, same load generator and connections)', '');
+    lines.push('| flow | conns | target | ops/s | p50 ms | p99 ms | server CPU ms/op | Kratos CPU ms/op | failed |');
+    lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|');
+    for (const o of r.overhead) {
+      for (const s of [o.direct, o.gateway]) {
+        lines.push(`| ${o.flow} | ${o.connections} | ${s.name} | ${f(s.perSec)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f(s.serverCpuMs, 2)} | ${f(s.kratosCpuMs ?? NaN, 2)} | ${failures(s)} |`);
+      }
     }
+    lines.push('', '| flow | conns | throughput gateway / direct | added p50 ms | added p99 ms |', '|---|---:|---:|---:|---:|');
+    for (const o of r.overhead) lines.push(`| ${o.flow} | ${o.connections} | ${f(o.ratio, 3)} | ${signed(o.addedP50)} | ${signed(o.addedP99)} |`);
   }
-  lines.push('', '| flow | conns | throughput gateway / direct | added p50 ms | added p99 ms |', '|---|---:|---:|---:|---:|');
-  for (const o of r.overhead) lines.push(`| ${o.flow} | ${o.connections} | ${f(o.ratio, 3)} | ${signed(o.addedP50)} | ${signed(o.addedP99)} |`);
 
   const p = r.pipeline;
-  lines.push('', `### 2. Pipeline speed (zero-cost Kratos and two services, ${p.connections} connections)`, '');
-  lines.push('| target | sign-ups/s | p50 ms | p99 ms | server CPU µs/op | server core busy | load core busy | failed |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const s of [p.gateway, p.handwritten, p.naive]) {
-    lines.push(
-      `| ${s.name} | ${f(s.perSec, 0)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f(s.serverCpuMs * 1000, 0)} | ${f(s.serverBusyPct, 0)}% | ${f(s.loadBusyPct, 0)}% | ${failures(s)} |`,
-    );
+  if (p) {
+    lines.push('', `### 2. Pipeline speed (zero-cost Kratos and two services, ${p.connections} connections)`, '');
+    lines.push('| target | sign-ups/s | p50 ms | p99 ms | server CPU µs/op | server core busy | load core busy | failed |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const s of [p.gateway, p.handwritten, p.naive]) {
+      lines.push(
+        `| ${s.name} | ${f(s.perSec, 0)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f(s.serverCpuMs * 1000, 0)} | ${f(s.serverBusyPct, 0)}% | ${f(s.loadBusyPct, 0)}% | ${failures(s)} |`,
+      );
+    }
+    lines.push('', `gateway / hand-written: **${f(p.vsHandwritten, 2)}**; gateway / naive SDK: **${f(p.vsNaive, 2)}×**`);
   }
-  lines.push('', `gateway / hand-written: **${f(p.vsHandwritten, 2)}**; gateway / naive SDK: **${f(p.vsNaive, 2)}×**`);
 
   const fp = r.footprint;
-  lines.push('', '### 3. Footprint', '', '| measure | value |', '|---|---:|');
-  lines.push(`| peak RSS (VmHWM), ${fp.connections} concurrent sign-ups for ${r.settings.rssDurationSec} s (${f(fp.perSec, 0)}/s) | ${f(fp.peakRssMiB)} MiB |`);
-  lines.push(`| RSS after start, idle | ${f(fp.idleRssMiB)} MiB |`);
-  lines.push(`| start-up to ready (spawn → \`/health/ready\` 200; median of ${fp.startupSamples.length}) | ${f(fp.startupMs, 0)} ms |`);
-  lines.push(`| for reference: an empty script under \`node --import tsx\` (start-up / RSS) | ${f(fp.emptyTsx.startupMs, 0)} ms / ${f(fp.emptyTsx.rssMiB)} MiB |`);
-  lines.push(
-    'error' in fp.bundle
-      ? `| Worker bundle | not built: ${fp.bundle.error.slice(0, 120).replace(/\|/g, '/')} |`
-      : `| Worker bundle (\`wrangler deploy --dry-run\`), raw / gzip -9 | ${f(fp.bundle.rawKiB)} KiB / ${f(fp.bundle.gzipKiB)} KiB |`,
-  );
-
-  const i = r.instances;
-  lines.push('', `### 4. Several instances (pipeline config, Idempotency-Key on every sign-up, ${i.connections} connections)`, '');
-  lines.push('| target | sign-ups/s | p50 ms | p99 ms | server CPU µs/op (all processes) | server core busy | load core busy | failed |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const s of [i.memory, i.redisSingle, i.redis]) {
+  if (fp) {
+    lines.push('', '### 3. Footprint', '', '| measure | value |', '|---|---:|');
+    lines.push(`| peak RSS (VmHWM), ${fp.connections} concurrent sign-ups for ${r.settings.rssDurationSec} s (${f(fp.perSec, 0)}/s) | ${f(fp.peakRssMiB)} MiB |`);
+    lines.push(`| RSS after start, idle | ${f(fp.idleRssMiB)} MiB |`);
+    lines.push(`| start-up to ready (spawn → \`/health/ready\` 200; median of ${fp.startupSamples.length}) | ${f(fp.startupMs, 0)} ms |`);
+    lines.push(`| for reference: an empty script under \`node --import tsx\` (start-up / RSS) | ${f(fp.emptyTsx.startupMs, 0)} ms / ${f(fp.emptyTsx.rssMiB)} MiB |`);
     lines.push(
-      `| ${s.name} | ${f(s.perSec, 0)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f(s.serverCpuMs * 1000, 0)} | ${f(s.serverBusyPct, 0)}% | ${f(s.loadBusyPct, 0)}% | ${failures(s)} |`,
+      'error' in fp.bundle
+        ? `| Worker bundle | not built: ${fp.bundle.error.slice(0, 120).replace(/\|/g, '/')} |`
+        : `| Worker bundle (\`wrangler deploy --dry-run\`), raw / gzip -9 | ${f(fp.bundle.rawKiB)} KiB / ${f(fp.bundle.gzipKiB)} KiB |`,
     );
   }
-  lines.push(
-    '',
-    `throughput ${i.instances} on Redis / 1 in memory: **${f(i.ratio, 3)}**; added p50 ${signed(i.addedP50)} ms, added p99 ${signed(i.addedP99)} ms; redis-server CPU ${f(i.redisCpuMs * 1000, 0)} µs per sign-up (${i.instances} processes). 1 on Redis / 1 in memory: ${f(i.singleRatio, 3)}`,
-  );
 
-  lines.push('', '### Targets', '', '| target | measured | met |', '|---|---:|:---:|');
+  const i = r.instances;
+  if (i) {
+    lines.push('', `### 4. Several instances (pipeline config, Idempotency-Key on every sign-up, ${i.connections} connections)`, '');
+    lines.push('| target | sign-ups/s | p50 ms | p99 ms | server CPU µs/op (all processes) | server core busy | load core busy | failed |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const s of [i.memory, i.redisSingle, i.redis]) {
+      lines.push(
+        `| ${s.name} | ${f(s.perSec, 0)} | ${f(s.p50, 2)} | ${f(s.p99, 2)} | ${f(s.serverCpuMs * 1000, 0)} | ${f(s.serverBusyPct, 0)}% | ${f(s.loadBusyPct, 0)}% | ${failures(s)} |`,
+      );
+    }
+    lines.push(
+      '',
+      `throughput ${i.instances} on Redis / 1 in memory: **${f(i.ratio, 3)}**; added p50 ${signed(i.addedP50)} ms, added p99 ${signed(i.addedP99)} ms; redis-server CPU ${f(i.redisCpuMs * 1000, 0)} µs per sign-up (${i.instances} processes). 1 on Redis / 1 in memory: ${f(i.singleRatio, 3)}`,
+    );
+  }
+
+  if (r.curves) lines.push('', renderCurves(r.curves));
+  if (r.worker) lines.push('', renderWorkerCpu(r.worker));
+
+  if (r.targets.length > 0) lines.push('', '### Targets', '', '| target | measured | met |', '|---|---:|:---:|');
   for (const t of r.targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
-  return lines.join('\n');
+  return lines.join('\n').replace(/^\n+/, '');
 }
 
 export function renderMarkdown(r: BenchReport): string {
@@ -243,9 +261,10 @@ ${renderTables(r)}
 ## How it was measured
 
 \`\`\`sh
-npm run bench                          # this file; about 5 minutes
-BENCH_SMOKE=1 npm run bench            # about 30 s, prints only (test/integration/bench-smoke.test.ts runs it)
+npm run bench                          # this file; about 10 minutes
+BENCH_SMOKE=1 npm run bench            # about a minute, prints only (test/integration/bench-smoke.test.ts runs it)
 BENCH_CPU_PROF=/tmp/prof npm run bench # also writes .cpuprofile files of the gateway processes
+npm run bench -- --parts curves,worker # only those parts; prints only unless --out FILE
 \`\`\`
 
 - **Processes.** Every server is its own process, \`node --import tsx bench/server.ts <kind>\`
@@ -287,10 +306,10 @@ BENCH_CPU_PROF=/tmp/prof npm run bench # also writes .cpuprofile files of the ga
   gateway under tsx, like the baselines, which only adds start-up and memory, not per-request work. Worker bundle: \`wrangler deploy --dry-run --outdir <tmp>\`, \`worker.js\` raw and gzip -9.
 - **4. Several instances.** The pipeline part's config and stand-ins, with \`idempotency.secret\`
   set and every sign-up sent with a fresh \`Idempotency-Key\` (a unique key per request: nothing
-  is replayed). *${r.instances.instances} on Redis*: ${r.instances.instances} gateway processes with \`state.backend: redis\` on one
+  is replayed). *${r.instances?.instances ?? 3} on Redis*: ${r.instances?.instances ?? 3} gateway processes with \`state.backend: redis\` on one
   redis-server (started by the bench on a free loopback port, \`--save '' --appendonly no\`,
   installed by scripts/install-redis.sh when missing), the connections spread round robin
-  over them (autocannon gives connection i the process i mod ${r.instances.instances}). *1 in memory*: one gateway process
+  over them (autocannon gives connection i the process i mod ${r.instances?.instances ?? 3}). *1 in memory*: one gateway process
   with the default memory backend. All gateway processes are pinned to the same server CPU, so
   both sides have the same total CPU: the ratio is what the Redis round trips of a sign-up
   (claim the key, complete it with the encrypted response) cost in throughput, not a scaling
@@ -299,6 +318,6 @@ BENCH_CPU_PROF=/tmp/prof npm run bench # also writes .cpuprofile files of the ga
   an upstream on another host would; "server CPU" sums the gateway processes. *1 on Redis*
   (one process, same Redis) separates what Redis costs from what running several processes on
   one core costs (context switches, a heap and JIT per process).
-  ${r.instances.connections} connections, ${r.settings.instancesDurationSec} s per round, warm-up ${r.settings.instancesWarmupSec} s per target.
-${r.notes.length > 0 ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+  ${r.settings.instancesConnections} connections, ${r.settings.instancesDurationSec} s per round, warm-up ${r.settings.instancesWarmupSec} s per target.
+${r.curves ? `${curvesMethod(r.curves)}\n` : ''}${r.worker ? `${workerCpuMethod(r.worker)}\n` : ''}${r.notes.length > 0 ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
 }

@@ -5,6 +5,8 @@
  *   2. pipeline speed (zero-cost upstreams): gateway vs a hand-written Hono handler and a naive SDK BFF
  *   3. footprint: peak RSS at 200 concurrent sign-ups, start-up time, Worker bundle size
  *   4. several instances: three gateway processes on one Redis vs one with the memory backend
+ *   5. curves (bench/curves.ts): throughput, latency and peak RSS against connections and services
+ *   6. the Worker (bench/worker-cpu.ts): workerd CPU per sign-up against the Node gateway's
  *
  * `--limiter` runs only the limiter part instead: the pipeline sign-up through two gateways, abuse
  * protection on (limits too high to trigger, so every request pays for the check) and off, and
@@ -13,6 +15,8 @@
  * Prints the tables and writes BENCHMARKS.md. `BENCH_SMOKE=1` (or `--smoke`) runs everything
  * for about a second each and writes nothing unless `--out FILE` is given. `--no-pin` turns off
  * taskset; `BENCH_CPU_PROF=<dir>` starts the gateway processes with `--cpu-prof` into <dir>.
+ * `--parts curves,worker` (or `BENCH_PARTS=…`) runs only those parts and, without `--out`,
+ * writes nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +56,9 @@ import {
   type TargetStats,
 } from './report.ts';
 import type { ServerKind, ServerOptions } from './server.ts';
+import { curvesPart } from './curves.ts';
+import { BENCH_PARTS, parseParts, withCoreBusy, type BenchKit, type BenchPart } from './kit.ts';
+import { workerCpuPart } from './worker-cpu.ts';
 
 export type { BenchReport } from './report.ts';
 
@@ -68,6 +75,8 @@ export interface BenchOptions {
   log?: (line: string) => void;
   /** Start the gateway processes with --cpu-prof into this folder. */
   cpuProfDir?: string;
+  /** Which parts to run (default: all, see BENCH_PARTS). */
+  parts?: readonly BenchPart[];
 }
 
 const FULL: Settings = {
@@ -404,9 +413,11 @@ interface PipelineSetup {
   servers: StartedServer[];
 }
 
-async function setUpPipeline(options: BenchOptions, cores: CorePlan): Promise<PipelineSetup> {
+async function setUpPipeline(options: BenchOptions, cores: CorePlan, withServers = true): Promise<PipelineSetup> {
   const standIns = await startServer('stand-ins', {}, cores.load);
   const { kratosUrl, servicesUrl } = standIns.ready as { kratosUrl: string; servicesUrl: string };
+  // Only the stand-ins when part 2 does not run (parts 3–6 start their own servers).
+  if (!withServers) return { standIns: { kratosUrl, servicesUrl, pid: standIns.proc.pid }, servers: [] };
   const profile = options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${join(options.cpuProfDir, 'pipeline')}`] : [];
   const servers = await Promise.all([
     startServer('gateway', { config: pipelineGatewayConfig(kratosUrl, servicesUrl) }, cores.server, profile),
@@ -632,12 +643,50 @@ async function instancesPart(
   }
 }
 
-/** Runs all four parts and returns the report (and writes it when `outFile` is set). */
+/** The shared pieces parts 5 and 6 (bench/curves.ts, bench/worker-cpu.ts) measure with. */
+function benchKit(settings: Settings, cores: CorePlan, load: LoadGenerator, standIns: PipelineSetup['standIns'], runTag: string, log: (l: string) => void, notes: string[]): BenchKit {
+  return {
+    smoke: settings.smoke,
+    rounds: settings.rounds,
+    cores,
+    load,
+    standIns,
+    runTag,
+    log,
+    notes,
+    gatewayConfig: (port = 0) => pipelineGatewayConfig(standIns.kratosUrl, standIns.servicesUrl, port),
+    startServer: async (kind, options) => {
+      const { proc, ready } = await startServer(kind, options, cores.server);
+      return { url: ready.url as string, pid: proc.pid, stop: () => proc.stop() };
+    },
+    compare: async (targets, timing, label) => {
+      const { value: samples, busyPct } = await withCoreBusy(cores.server, () => alternate(
+        load,
+        targets,
+        (t, round) => ({ url: t.url, scenario: 'registration', connections: timing.connections, durationSec: timing.durationSec, tag: `${runTag}-${label.replace(/\W+/g, '')}-${t.pid}-${round}` }),
+        { ...settings, rounds: timing.rounds ?? settings.rounds },
+        { durationSec: timing.durationSec, warmupSec: timing.warmupSec, warmupConnections: timing.connections },
+        { kratosPid: undefined, loadPids: [load.pid, standIns.pid] },
+        log,
+        label,
+      ));
+      return {
+        coreBusyPct: busyPct,
+        stats: samples.map((s, i) => summarize(targets[i]!.name, s)),
+        ratio: (a, b, of = 'perSec') =>
+          perRound(samples[a]!, samples[b]!, (x, y) => (of === 'perSec' ? x.result.perSec / y.result.perSec : x.serverCpuMs / y.serverCpuMs)),
+      };
+    },
+  };
+}
+
+/** Runs the parts (all six by default) and returns the report (and writes it when `outFile` is set). */
 export async function runBench(options: BenchOptions = {}): Promise<BenchReport & { tables: string; markdown: string }> {
   const sink = options.log ?? ((l: string) => console.error(l));
   const t0 = performance.now();
   const log = (l: string) => sink(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${l}`);
   const settings = options.smoke ? SMOKE : FULL;
+  const parts = new Set<BenchPart>(options.parts ?? BENCH_PARTS);
   const cores = planCores(options.pin ?? true);
   const machine = machineInfo(cores.note);
   const runTag = `${Date.now().toString(36)}${process.pid.toString(36)}`;
@@ -646,26 +695,44 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport 
   if (settings.smoke) notes.push('Smoke run: durations of about a second and one round; the numbers only show that the harness works.');
   if (options.kratos) notes.push('Part 1 used an externally started Kratos (not pinned; its CPU time is not measured).');
   log(`bench: ${settings.smoke ? 'smoke' : 'full'} run; ${cores.note}`);
+  if (parts.size < BENCH_PARTS.length) notes.push(`Only some parts ran (\`--parts ${[...parts].join(',')}\`); the targets are checked in a run of all parts.`);
   let kratos: BenchKratos | undefined;
   try {
     // Everything starts at once (Kratos migrates meanwhile); nothing is measured yet.
     const [loadStarted, overheadStarted, pipelineStarted] = await Promise.allSettled([
       startLoadGenerator(cores.load),
-      setUpOverhead(options, cores, runTag, log, notes),
-      setUpPipeline(options, cores),
+      parts.has('overhead') ? setUpOverhead(options, cores, runTag, log, notes) : undefined,
+      setUpPipeline(options, cores, parts.has('pipeline')),
     ]);
-    if (overheadStarted.status === 'fulfilled') kratos = overheadStarted.value.kratos;
+    if (overheadStarted.status === 'fulfilled') kratos = overheadStarted.value?.kratos;
     for (const started of [loadStarted, overheadStarted, pipelineStarted]) if (started.status === 'rejected') throw started.reason;
     const load = (loadStarted as PromiseFulfilledResult<LoadGenerator>).value;
+    const overheadSetup = (overheadStarted as PromiseFulfilledResult<OverheadSetup | undefined>).value;
     const pipelineSetup = (pipelineStarted as PromiseFulfilledResult<PipelineSetup>).value;
     log('bench: all processes ready');
-    const overhead = await overheadPart(settings, (overheadStarted as PromiseFulfilledResult<OverheadSetup>).value, load, runTag, log);
+    const overhead = overheadSetup ? await overheadPart(settings, overheadSetup, load, runTag, log) : undefined;
     kratos = undefined;
-    const pipeline = await pipelinePart(settings, pipelineSetup, load, runTag, log);
-    const footprint = await footprintPart(settings, cores, load, pipelineSetup.standIns, runTag, log);
-    const instances = await instancesPart(settings, cores, load, pipelineSetup.standIns, runTag, log, notes);
-    const targets = checkTargets(overhead, pipeline, footprint, instances);
-    const report: BenchReport = { machine, settings, overhead, pipeline, footprint, instances, targets, notes, totalSec: (performance.now() - startedAt) / 1000 };
+    const pipeline = parts.has('pipeline') ? await pipelinePart(settings, pipelineSetup, load, runTag, log) : undefined;
+    const footprint = parts.has('footprint') ? await footprintPart(settings, cores, load, pipelineSetup.standIns, runTag, log) : undefined;
+    const instances = parts.has('instances') ? await instancesPart(settings, cores, load, pipelineSetup.standIns, runTag, log, notes) : undefined;
+    const kit = benchKit(settings, cores, load, pipelineSetup.standIns, runTag, log, notes);
+    const curves = parts.has('curves') ? await curvesPart(kit) : undefined;
+    const worker = parts.has('worker') ? await workerCpuPart(kit) : undefined;
+    const targets = overhead && pipeline && footprint && instances ? checkTargets(overhead, pipeline, footprint, instances) : [];
+    const report: BenchReport = {
+      machine,
+      settings,
+      parts: [...parts],
+      ...(overhead ? { overhead } : {}),
+      ...(pipeline ? { pipeline } : {}),
+      ...(footprint ? { footprint } : {}),
+      ...(instances ? { instances } : {}),
+      ...(curves ? { curves } : {}),
+      ...(worker ? { worker } : {}),
+      targets,
+      notes,
+      totalSec: (performance.now() - startedAt) / 1000,
+    };
     const tables = renderTables(report);
     const markdown = renderMarkdown(report);
     if (options.outFile) writeFileSync(options.outFile, markdown);
@@ -816,7 +883,7 @@ export async function runTelemetryBench(options: BenchOptions = {}): Promise<{ m
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { smoke: { type: 'boolean', default: false }, 'no-pin': { type: 'boolean', default: false }, out: { type: 'string' }, limiter: { type: 'boolean', default: false }, only: { type: 'string' } },
+    options: { smoke: { type: 'boolean', default: false }, 'no-pin': { type: 'boolean', default: false }, out: { type: 'string' }, limiter: { type: 'boolean', default: false }, only: { type: 'string' }, parts: { type: 'string' } },
   });
   const smoke = values.smoke || process.env.BENCH_SMOKE === '1';
   if (values.limiter) {
@@ -832,13 +899,16 @@ async function main(): Promise<void> {
     return;
   }
   if (values.only !== undefined) throw new Error(`--only: unknown part "${values.only}" (known: telemetry)`);
-  const outFile = values.out ?? (smoke ? undefined : join(repoRoot, 'BENCHMARKS.md'));
+  const parts = parseParts(values.parts ?? process.env.BENCH_PARTS);
+  // A run of some parts only never overwrites BENCHMARKS.md unless asked to (--out).
+  const outFile = values.out ?? (smoke || parts.length < BENCH_PARTS.length ? undefined : join(repoRoot, 'BENCHMARKS.md'));
   const onSignal = () => void stopAllChildren().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const report = await runBench({
     smoke,
     pin: !values['no-pin'],
+    parts,
     ...(outFile ? { outFile } : {}),
     ...(process.env.BENCH_CPU_PROF ? { cpuProfDir: process.env.BENCH_CPU_PROF } : {}),
   });

@@ -25,23 +25,44 @@ function routeLimits(ip: z.input<typeof windowLimit> | false, identifier: z.inpu
     .prefault({});
 }
 
-// Codes and emails: few tries per identifier over longer windows (each request may send an email or check a code).
-const codeRoute = () => routeLimits({ limit: 20, window_s: 600 }, { limit: 5, window_s: 600 });
+// Routes that make Kratos send an email: few per address over longer windows (a mail each).
+const sendRoute = () => routeLimits({ limit: 20, window_s: 600 }, { limit: 5, window_s: 600 });
+// Routes that check an emailed code, keyed by the flow handle: Kratos itself refuses the 6th
+// code on a flow; this bounds the tries per handle and the flows one client IP can burn.
+const codeCheckRoute = () => routeLimits({ limit: 30, window_s: 600 }, { limit: 10, window_s: 600 });
 
 /**
- * Every rate-limited route by name, with its defaults. Routes not built yet (verification,
- * recovery, code login, second factor) are declared here so their defaults apply the moment
- * a route opts in with `enforceRateLimit(c, '<name>', identifier)`.
+ * Every rate-limited route by name, with its defaults; a route opts in with
+ * `enforceRateLimit(c, '<name>', identifier)` once its body is valid. The identifier of a
+ * *send* route is the address (normalised); of a *code check* route the flow handle.
  */
 export const rateLimitsConfigSchema = z
   .object({
     login: routeLimits({ limit: 30, window_s: 60 }, { limit: 10, window_s: 60 }),
     registration: routeLimits({ limit: 10, window_s: 60 }, { limit: 5, window_s: 600 }),
-    verification: codeRoute(),
-    recovery: codeRoute(),
-    login_code: codeRoute(),
-    registration_code: codeRoute(),
-    second_factor: routeLimits({ limit: 30, window_s: 300 }, { limit: 10, window_s: 300 }),
+    /** POST /v1/verification: per IP and per email address. */
+    verification: sendRoute(),
+    /** POST /v1/verification/code: per IP and per flow handle. */
+    verification_code: codeCheckRoute(),
+    /** POST /v1/recovery: per IP and per email address. */
+    recovery: sendRoute(),
+    /** POST /v1/recovery/code: per IP and per flow handle. */
+    recovery_code: codeCheckRoute(),
+    /** POST /v1/login/code: per IP and per identifier. */
+    login_code: sendRoute(),
+    /** POST /v1/login/code/verify: per IP and per handle. */
+    login_code_verify: codeCheckRoute(),
+    /** POST /v1/registration/code: per IP and per identifier (the trait at `kratos.identifier_pointer`). */
+    registration_code: sendRoute(),
+    /** POST /v1/registration/code/verify: per IP and per handle. */
+    registration_code_verify: codeCheckRoute(),
+    /**
+     * POST /v1/login/second-factor (TOTP, lookup codes): per IP and per account (the sign-in
+     * identifier sealed in the handle; for a step-up, the session). 20 tries a day per account:
+     * with about 3 of the 10^6 TOTP codes valid at any time, ~2 % a year for an attacker who
+     * already has the password, retrying without pause.
+     */
+    second_factor: routeLimits({ limit: 30, window_s: 300 }, { limit: 20, window_s: 86_400 }),
   })
   .strict();
 

@@ -1,6 +1,7 @@
 import type { AppContext } from '../app-env.ts';
 import { AppError } from '../errors.ts';
 import { clientIpOf } from '../middleware/request-context.ts';
+import { routePattern } from '../observability/middleware.ts';
 import { rateKeyOfIp } from './client-ip.ts';
 import type { RateLimitedRoute, WindowLimit } from './config.ts';
 import { LimiterUnavailableError, type Counter } from './store.ts';
@@ -35,7 +36,9 @@ export async function enforceRateLimit(c: AppContext, route: RateLimitedRoute, i
     if (counters[i]!.count > check.limit.limit) retryAfter = Math.max(retryAfter, seconds(counters[i]!));
   }
   if (retryAfter > 0) {
-    c.get('log').warn('rate limited', { route, policies: checks.filter((_, i) => counters[i]!.count > checks[i]!.limit.limit).map((ch) => ch.name) });
+    const policies = checks.filter((_, i) => counters[i]!.count > checks[i]!.limit.limit).map((ch) => ch.name);
+    c.get('log').warn('rate limited', { route, policies });
+    for (const kind of policies) c.get('gateway').telemetry.metrics.rateLimited(routePattern(c), kind);
     throw new AppError('RATE_LIMITED', { headers: { 'Retry-After': String(retryAfter) } });
   }
 }
@@ -67,7 +70,9 @@ export async function beginLoginAttempt(c: AppContext, identifier: string): Prom
     if (pair && pair.count >= bf.identifier_ip.failures) retryAfter = seconds(pair);
     if (overall && overall.count >= bf.identifier.failures) retryAfter = Math.max(retryAfter, seconds(overall));
     if (retryAfter > 0) {
-      c.get('log').warn('login blocked after repeated failures', { scope: overall && overall.count >= bf.identifier.failures ? 'identifier' : 'identifier_ip' });
+      const scope = overall && overall.count >= bf.identifier.failures ? 'identifier' : 'identifier_ip';
+      c.get('log').warn('login blocked after repeated failures', { scope });
+      c.get('gateway').telemetry.metrics.rateLimited(routePattern(c), `brute_force_${scope}`);
       throw new AppError('RATE_LIMITED', { detail: 'Too many failed sign-in attempts; try again later.', headers: { 'Retry-After': String(retryAfter) } });
     }
   }

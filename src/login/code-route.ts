@@ -2,8 +2,10 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { afterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
 import { respondWithOutcome } from '../after-jobs/respond.ts';
+import { enforceRateLimit } from '../abuse/limit.ts';
 import type { AppContext } from '../app-env.ts';
 import type { GatewayConfig } from '../config.ts';
+import { requireKratosFeature } from '../kratos/version.ts';
 import { handleSealerFor } from '../second-factor/handle.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
@@ -50,6 +52,7 @@ const send = createRoute({
     ...rateLimited,
     500: standardProblems[500],
     502: standardProblems[502],
+    501: problem('Kratos older than v1.1.0 has no code sign-in (NOT_SUPPORTED_BY_KRATOS); nothing was done'),
     503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
@@ -85,6 +88,7 @@ const verify = createRoute({
     ...rateLimited,
     500: standardProblems[500],
     502: standardProblems[502],
+    501: problem('Kratos older than v1.1.0 has no code sign-in (NOT_SUPPORTED_BY_KRATOS); nothing was done'),
     503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
@@ -100,8 +104,16 @@ export function loginCodeRoutes(config: GatewayConfig) {
   }
 
   return createRouter()
-    .openapi(send, async (c) => c.json(await sendLoginCode(depsOf(c), c.req.valid('json').identifier, await forwardedClient(c)), 200))
+    .openapi(send, async (c) => {
+      await requireKratosFeature(c.get('gateway'), 'code_login', c.get('requestId'));
+      const { identifier } = c.req.valid('json');
+      // Before sendLoginCode's answer floor starts: a 429 depends on counts, not on the account.
+      await enforceRateLimit(c, 'login_code', identifier);
+      return c.json(await sendLoginCode(depsOf(c), identifier, await forwardedClient(c)), 200);
+    })
     .openapi(verify, async (c) => {
+      await requireKratosFeature(c.get('gateway'), 'code_login', c.get('requestId'));
+      await enforceRateLimit(c, 'login_code_verify', c.req.valid('json').handle);
       const deps = depsOf(c);
       const redirectTo = resolveRedirect(plan, c.req.url, c.get('gateway').returnToPolicy, deps.log);
       const delivery = chooseDelivery(c);

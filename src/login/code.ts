@@ -82,5 +82,5 @@ export async function verifyLoginCode(deps: SignInDeps, input: VerifyLoginCodeIn
     if (result.kind === 'sent') throw kratosFailure(deps.log, 'login (code verify)', { kind: 'upstream_error', problem: { reason: 'verify step answered sent_email' } });
     throw codeStepFailure(deps, 'login (code verify)', result);
   }
-  return completeSignIn(deps, { session: result.session, token: result.sessionToken }, input);
+  return completeSignIn(deps, { session: result.session, token: result.sessionToken }, { ...input, identifier: payload.i });
 }

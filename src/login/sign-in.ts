@@ -27,6 +27,12 @@ export interface SignInInput {
   refresh?: boolean;
 }
 
+/** What completeSignIn needs besides the session: the input without the password, plus the identifier typed. */
+export type SignInCompletion = Omit<SignInInput, 'submission'> & {
+  /** The sign-in identifier, sealed into a second-factor handle: the second factor's rate limit counts per account. */
+  identifier?: string;
+};
+
 /** A native login (with expiry replay), then the login after-jobs. Throws an AppError on failure. */
 export async function signIn(deps: SignInDeps, input: SignInInput): Promise<FlowOutcome> {
   if (input.refresh) return reauthenticate(deps, input);
@@ -35,7 +41,8 @@ export async function signIn(deps: SignInDeps, input: SignInInput): Promise<Flow
     log.info('login flow expired between create and submit; retrying with a new flow'),
   );
   if (result.kind !== 'ok') throw kratosFailure(log, 'login', result);
-  return completeSignIn(deps, { session: result.session, token: result.sessionToken }, input);
+  const { submission, ...rest } = input;
+  return completeSignIn(deps, { session: result.session, token: result.sessionToken }, { ...rest, identifier: submission.identifier });
 }
 
 // --- second factor (issue 14) ---
@@ -55,16 +62,16 @@ const methodNames: Record<string, string> = { totp: 'totp', lookup_secret: 'look
 export async function completeSignIn(
   deps: SignInDeps,
   issued: { session: Session; token: string },
-  input: Omit<SignInInput, 'submission'>,
+  input: SignInCompletion,
 ): Promise<FlowOutcome> {
   const { log } = deps;
-  if (!issued.session.identity) throw await secondFactorChallenge(deps, issued, input.client);
+  if (!issued.session.identity) throw await secondFactorChallenge(deps, issued, input.client, input.identifier);
   log.info('login succeeded', { identity_id: issued.session.identity.id, delivery: input.delivery });
   const session = await replaySessionJobs(deps, deps.plan, { session: issued.session, token: issued.token }, input.delivery, input.client);
   return { body: { ...session.output }, cookie: session.cookie, redirectTo: input.redirectTo };
 }
 
-async function secondFactorChallenge(deps: SignInDeps, issued: { session: Session; token: string }, client: ForwardedClient): Promise<AppError> {
+async function secondFactorChallenge(deps: SignInDeps, issued: { session: Session; token: string }, client: ForwardedClient, identifier: string | undefined): Promise<AppError> {
   const { log } = deps;
   // The methods come from an aal2 login flow created with the AAL1 token (its node groups).
   const created = await deps.kratos.createFlow('login_second_factor', { ...client, sessionToken: issued.token });
@@ -77,7 +84,7 @@ async function secondFactorChallenge(deps: SignInDeps, issued: { session: Sessio
   const now = deps.now();
   const sessionEnds = issued.session.expires_at ? Date.parse(issued.session.expires_at) : NaN;
   const expiresAt = Math.min(now + SECOND_FACTOR_HANDLE_TTL_MS, Number.isFinite(sessionEnds) ? sessionEnds : Infinity);
-  const handle = await deps.handles.seal('second_factor', { t: issued.token }, expiresAt);
+  const handle = await deps.handles.seal('second_factor', { t: issued.token, ...(identifier ? { i: identifier } : {}) }, expiresAt);
   log.info('login needs a second factor', { session_id: issued.session.id, methods });
   return new AppError('SECOND_FACTOR_REQUIRED', {
     detail: 'The first factor was right; this account also needs a second factor. Send `handle` and one of `methods` to POST /v1/login/second-factor.',

@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { respondWithOutcome } from '../after-jobs/respond.ts';
+import { enforceRateLimit } from '../abuse/limit.ts';
 import type { AppContext } from '../app-env.ts';
+import { requireKratosFeature } from '../kratos/version.ts';
 import type { GatewayConfig } from '../config.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { chooseDelivery } from '../session/delivery.ts';
@@ -51,6 +53,7 @@ const start = createRoute({
     ...rateLimited,
     500: standardProblems[500],
     502: standardProblems[502],
+    501: problem('Kratos older than v1.1.0 has no native recovery (NOT_SUPPORTED_BY_KRATOS); nothing was done'),
     503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
@@ -81,6 +84,7 @@ const complete = createRoute({
     ...rateLimited,
     500: standardProblems[500],
     502: standardProblems[502],
+    501: problem('Kratos older than v1.1.0 has no native recovery (NOT_SUPPORTED_BY_KRATOS); nothing was done'),
     503: problem('Kratos, the state store or the rate limiter is unavailable (KRATOS_UNAVAILABLE, STATE_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
   },
 });
@@ -99,9 +103,16 @@ export function recoveryRoutes(config: GatewayConfig) {
       config: config.recovery,
     };
   };
-  const startHandler = async (c: AppContext, body: z.infer<typeof StartRecoveryRequest>) =>
-    c.json(await startRecovery(await deps(c), { email: body.email, client: await forwardedClient(c) }), 200);
+  // Kratos < v1.1.0 has no native recovery (a correct code answers 422 browser_location_change_required):
+  // refused with 501 before any email is sent.
+  const startHandler = async (c: AppContext, body: z.infer<typeof StartRecoveryRequest>) => {
+    await requireKratosFeature(c.get('gateway'), 'native_recovery', c.get('requestId'));
+    await enforceRateLimit(c, 'recovery', body.email);
+    return c.json(await startRecovery(await deps(c), { email: body.email, client: await forwardedClient(c) }), 200);
+  };
   const completeHandler = async (c: AppContext, body: z.infer<typeof CompleteRecoveryRequest>) => {
+    await requireKratosFeature(c.get('gateway'), 'native_recovery', c.get('requestId'));
+    await enforceRateLimit(c, 'recovery_code', body.flow);
     const delivery = chooseDelivery(c);
     return respondWithOutcome(c, await completeRecovery(await deps(c), { ...body, delivery, client: await forwardedClient(c) }));
   };

@@ -2,12 +2,14 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { afterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
 import { respondWithOutcome } from '../after-jobs/respond.ts';
+import { enforceRateLimit } from '../abuse/limit.ts';
 import type { AppContext } from '../app-env.ts';
 import type { GatewayConfig } from '../config.ts';
 import { AppError, problemResponse, validationError } from '../errors.ts';
 import { withIdempotency, type SignUpAnswer } from '../idempotency/with-idempotency.ts';
 import { kratosFailure } from '../kratos/failure.ts';
 import { runNativeFlow } from '../kratos/native-flow.ts';
+import { requireKratosFeature } from '../kratos/version.ts';
 import type { ForwardedClient, MetadataWrites, RegistrationSubmission } from '../kratos/port.ts';
 import { codeStepFailure } from '../login/code.ts';
 import { requestSignal } from '../middleware/request-context.ts';
@@ -15,6 +17,7 @@ import { handleSealerFor } from '../second-factor/handle.ts';
 import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
 import { bodyProblems, headerRefs, IdentitySchema, noSecurity, problem, rateLimited, SessionSchema, standardProblems } from '../shared/openapi-schemas.ts';
+import { valueAtPointer } from '../shared/json-pointer.ts';
 import { createRouter } from '../shared/router.ts';
 import type { CreatedIdentity } from './create-identity.ts';
 import type { SignUpDeps } from './deps.ts';
@@ -98,6 +101,7 @@ export function codeSignUpRoutes(config: GatewayConfig) {
       ...rateLimited,
       500: standardProblems[500],
       502: standardProblems[502],
+      501: problem('Kratos older than v1.1.0 has no code sign-up (NOT_SUPPORTED_BY_KRATOS); nothing was done'),
       503: problem('Kratos or the rate limiter is unavailable (KRATOS_UNAVAILABLE, LIMITER_UNAVAILABLE); retry after `Retry-After`', 'Retry-After'),
     },
   });
@@ -135,6 +139,7 @@ export function codeSignUpRoutes(config: GatewayConfig) {
       ...rateLimited,
       500: problem('A failed sign-up could not be undone (ROLLBACK_FAILED, logged with the identity id), or an unexpected failure (INTERNAL_ERROR)'),
       502: standardProblems[502],
+      501: problem('Kratos older than v1.1.0 has no code sign-up (NOT_SUPPORTED_BY_KRATOS); nothing was done'),
       503: problem('Kratos, a required service or the state store is unavailable, or the sign-up was rolled back; retry after `Retry-After`', 'Retry-After'),
     },
   });
@@ -175,7 +180,14 @@ export function codeSignUpRoutes(config: GatewayConfig) {
       registration: config.registration,
       identifierPointer: config.kratos.identifier_pointer,
       onLeftBehind: gateway.onLeftBehind,
-      waitUntil: undefined,
+      // Workers: keep the isolate alive for retry_later work (Node has no ExecutionContext).
+      waitUntil: (work) => {
+        try {
+          c.executionCtx.waitUntil(work);
+        } catch {
+          /* Node */
+        }
+      },
     };
   }
 
@@ -214,7 +226,10 @@ export function codeSignUpRoutes(config: GatewayConfig) {
 
   return createRouter()
     .openapi(send, async (c) => {
+      await requireKratosFeature(c.get('gateway'), 'code_registration', c.get('requestId'));
       const body = c.req.valid('json');
+      const identifier = valueAtPointer({ traits: body.traits }, config.kratos.identifier_pointer);
+      await enforceRateLimit(c, 'registration_code', typeof identifier === 'string' ? identifier : undefined);
       const { metadata, traits, transientPayload } = toSubmission({ ...body, password: '' }, fieldConfig);
       const log = c.get('log');
       let flowId = '';
@@ -234,8 +249,10 @@ export function codeSignUpRoutes(config: GatewayConfig) {
       const sealed: Sealed = { f: flowId, traits, fields: body.fields ?? {}, tp: transientPayload ?? {}, md: metadata };
       return c.json({ handle: await handles.seal('registration_code', sealed as unknown as Record<string, unknown>, c.get('gateway').now() + CODE_SIGNUP_HANDLE_TTL_MS) }, 200);
     })
-    .openapi(verify, (c) => {
+    .openapi(verify, async (c) => {
+      await requireKratosFeature(c.get('gateway'), 'code_registration', c.get('requestId'));
       const body = c.req.valid('json');
-      return withIdempotency(c, body, (key) => finish(c, body, key)) as never;
+      await enforceRateLimit(c, 'registration_code_verify', body.handle);
+      return (await withIdempotency(c, body, (key) => finish(c, body, key))) as never;
     });
 }

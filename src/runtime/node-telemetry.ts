@@ -31,7 +31,13 @@ export async function createNodeTelemetry(config: Pick<GatewayConfig, 'metrics' 
     },
     async close() {
       await server?.close();
-      await traces?.close().catch((err: unknown) => logger.warn('spans not exported at shutdown', { error: err instanceof Error ? err.message : String(err) }));
+      if (!traces) return;
+      // An unreachable collector would hold the exit for the exporter's retries (about 10 s).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const gaveUp = new Promise<string>((resolve) => (timer = setTimeout(() => resolve('collector did not answer within 2 s'), 2000)));
+      const problem = await Promise.race([traces.close().then(() => undefined, (err: unknown) => (err instanceof Error ? err.message : String(err))), gaveUp]);
+      clearTimeout(timer);
+      if (problem) logger.warn('spans not exported at shutdown', { error: problem });
     },
   };
 }

@@ -3,6 +3,7 @@ import { afterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
 import { replaySessionJobs } from '../after-jobs/replay.ts';
 import { respondWithOutcome } from '../after-jobs/respond.ts';
+import { enforceRateLimit } from '../abuse/limit.ts';
 import type { AppContext } from '../app-env.ts';
 import type { GatewayConfig } from '../config.ts';
 import { AppError, validationError } from '../errors.ts';
@@ -80,17 +81,22 @@ export function secondFactorRoutes(config: GatewayConfig) {
     const gateway = c.get('gateway');
     const log = c.get('log');
     const submission = toSubmission(body);
+    // Opening the handle asks nothing of Kratos; the limit is counted before any code is checked.
+    // Per account: the sign-in identifier sealed in the handle (every handle of one account shares
+    // the counter, so signing in again buys no new tries); a step-up counts per session.
+    const payload = body.handle ? await handles.open('second_factor', body.handle, gateway.now()) : undefined;
+    const incoming = body.handle ? undefined : await incomingSession(c);
+    const account = typeof payload?.i === 'string' ? `identifier:${payload.i}` : typeof payload?.t === 'string' ? `session:${payload.t}` : incoming ? `session:${incoming.token}` : undefined;
+    await enforceRateLimit(c, 'second_factor', account);
     const redirectTo = body.handle ? resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log) : undefined;
     const delivery = body.handle ? chooseDelivery(c) : undefined;
     const forwarded = await forwardedClient(c);
 
     let token: string;
     if (body.handle) {
-      const payload = await handles.open('second_factor', body.handle, gateway.now());
       if (typeof payload?.t !== 'string') throw new AppError('HANDLE_INVALID');
       token = payload.t;
     } else {
-      const incoming = await incomingSession(c);
       if (!incoming) throw new AppError('UNAUTHENTICATED');
       token = incoming.token;
     }

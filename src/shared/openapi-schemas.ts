@@ -126,17 +126,14 @@ export const securitySchemes = { bearer: 'bearerAuth', token: 'sessionToken', co
 /** `security` of an operation that needs a session: any one of the three. */
 export const sessionSecurity = [{ [securitySchemes.bearer]: [] }, { [securitySchemes.token]: [] }, { [securitySchemes.cookie]: [] }];
 
+/** `security` of an operation that works with or without a session (`{}`: anonymous is allowed). */
+export const optionalSessionSecurity = [{}, ...sessionSecurity];
+
 /**
  * `security` of an operation anyone may call. Sign-up and sign-in are such: a session sent
  * with them is only forwarded to Kratos, which refuses it (SESSION_ALREADY_AVAILABLE).
  */
 export const noSecurity: Array<Record<string, string[]>> = [];
-
-/**
- * `security` of an operation that works with or without a session (`{}`: none), e.g. the second
- * factor: with a `handle` it needs none, without one it steps up the session sent with it.
- */
-export const optionalSessionSecurity: Array<Record<string, string[]>> = [{}, ...sessionSecurity];
 
 // ── Headers and error answers ───────────────────────────────────────────────────────────────
 
@@ -189,7 +186,6 @@ function problemComponent(description: string, ...withHeaders: HeaderName[]) {
 /** Error answers shared by several operations, each a component under `#/components/responses/<name>`. */
 const sharedResponses = {
   OriginNotAllowed: problemComponent('Cross-site request from an origin that is not allowed (ORIGIN_NOT_ALLOWED)'),
-  TooManyRequests: problemComponent('Too many attempts; retry after `Retry-After`. `RateLimit` and `RateLimit-Policy` describe the quota.', 'Retry-After', 'RateLimit', 'RateLimit-Policy'),
   UpstreamError: problemComponent('Kratos (or a required service) answered unexpectedly (UPSTREAM_ERROR, SERVICE_FAILED)'),
   InternalError: problemComponent('The gateway failed unexpectedly (INTERNAL_ERROR)'),
 } as const;
@@ -198,14 +194,15 @@ const sharedResponses = {
 export const standardProblems = {
   /** 403 for the origin guard: on every operation that changes state. */
   403: { $ref: '#/components/responses/OriginNotAllowed' },
-  /** 429 with RateLimit headers: attach to every rate-limited operation. */
-  429: { $ref: '#/components/responses/TooManyRequests' },
   500: { $ref: '#/components/responses/InternalError' },
   502: { $ref: '#/components/responses/UpstreamError' },
 } as const;
 
 /** The 429 alone, for routes that are rate limited (`responses: { ...rateLimited, … }`). */
-export const rateLimited = { 429: standardProblems[429] } as const;
+// Inline rather than a $ref, so a generator sees the headers on the operation itself.
+export const rateLimited = {
+  429: problem('Too many attempts (RATE_LIMITED); retry after `Retry-After`. `RateLimit` and `RateLimit-Policy` describe the limits.', 'Retry-After', 'RateLimit', 'RateLimit-Policy'),
+} as const;
 
 /**
  * 413 and 415 of an operation with a request body: the body limit and the media-type gate.
@@ -227,7 +224,7 @@ export function flowResponses<Ok extends z.ZodType, P extends Record<number, Ret
   return {
     200: {
       description: options.ok.description,
-      headers: headerRefs('Set-Cookie', ...(options.ok.headers ?? [])),
+      headers: headerRefs('Set-Cookie', 'RateLimit', 'RateLimit-Policy', ...(options.ok.headers ?? [])),
       content: { 'application/json': { schema: options.ok.schema } },
     },
     303: { description: options.redirect, headers: headerRefs('Location', 'Set-Cookie') },

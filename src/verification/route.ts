@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { verificationAfterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
 import { respondWithOutcome } from '../after-jobs/respond.ts';
+import { enforceRateLimit } from '../abuse/limit.ts';
 import type { AppContext } from '../app-env.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { ForwardedClient } from '../kratos/port.ts';
@@ -130,6 +131,8 @@ export function verificationRoutes(config: GatewayConfig) {
   const plan = verificationAfterJobPlan(config.selfservice);
 
   async function start(c: AppContext, body: StartBody): Promise<Response> {
+    // Before the clock starts: a 429 may answer at once (it depends on counts, not on the account).
+    await enforceRateLimit(c, 'verification', verificationIdentifier(body));
     const gateway = c.get('gateway');
     const startedAt = gateway.now();
     const { signal, dispose } = requestSignal(c);
@@ -143,6 +146,7 @@ export function verificationRoutes(config: GatewayConfig) {
   }
 
   async function verify(c: AppContext, body: VerifyBody): Promise<Response> {
+    await enforceRateLimit(c, 'verification_code', body.flow);
     const gateway = c.get('gateway');
     const log = c.get('log');
     // A refused return_to is refused before the code is spent.

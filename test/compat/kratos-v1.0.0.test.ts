@@ -125,3 +125,30 @@ describe('answers that differ from v1.3.1', () => {
     ]);
   });
 });
+
+describe('the gateway refuses what v1.0.0 lacks before Kratos does anything (501 NOT_SUPPORTED_BY_KRATOS)', () => {
+  async function courierCount(email: string): Promise<number> {
+    const res = await fetch(`${kratos.adminUrl}/admin/courier/messages?recipient=${encodeURIComponent(email)}`);
+    return ((await res.json()) as unknown[]).length;
+  }
+  const routes: Array<[string, (email: string) => unknown]> = [
+    ['/v1/login/code', (email) => ({ identifier: email })],
+    ['/v1/login/code/verify', () => ({ handle: 'h1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAA', code: '123456' })],
+    ['/v1/registration/code', (email) => ({ traits: { email } })],
+    ['/v1/registration/code/verify', () => ({ handle: 'h1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAA', code: '123456' })],
+    ['/v1/recovery', (email) => ({ email })],
+    ['/v1/recovery/code', () => ({ flow: '0b2b6d4e-3c55-4d7e-9c1d-4a0f4a3b9e21', code: '123456', password: PASSWORD })],
+  ];
+
+  it.each(routes)('POST %s answers 501 NOT_SUPPORTED_BY_KRATOS and no email is sent', async (path, body) => {
+    // An existing account: the send routes would mail it if they reached Kratos.
+    const email = uniqueEmail('v100gate');
+    expect((await postJson(`${gw.url}/v1/registration`, { traits: { email }, password: PASSWORD })).status).toBe(200);
+    const before = await courierCount(email);
+    const res = await postJson(`${gw.url}${path}`, body(email));
+    expect(res.status).toBe(501);
+    expect(res.body).toMatchObject({ status: 501, code: 'NOT_SUPPORTED_BY_KRATOS' });
+    expect(res.body.detail).toMatch(/needs Kratos v1\.1\.0 or later; the identity service is v1\.0\.0/);
+    expect(await courierCount(email)).toBe(before);
+  });
+});
