@@ -67,6 +67,35 @@ export function sessionProblemOf(status: number, body: KratosErrorBody | undefin
   return undefined;
 }
 
+/**
+ * The answers of a registration submit (password or code method) that either created the
+ * identity or leave that open: no answer after sending, or a 5xx (Kratos persists the identity
+ * before its post-persist hooks and the session, so a 5xx can follow the insert). Undefined for
+ * every other answer; a `no_answer` always maps here.
+ */
+function registrationCreatedOrOpen(answer: FlowAnswer):
+  | { kind: 'ambiguous'; problem: UpstreamProblem; answered: boolean }
+  | { kind: 'unavailable'; problem: UpstreamProblem }
+  | { kind: 'ok'; identity: Identity; session?: Session; sessionToken?: string; continueWith: ContinueWith[] }
+  | undefined {
+  if (answer.kind === 'no_answer') {
+    // Refused before it was sent: nothing can have been created.
+    return answer.problem.sent ? { kind: 'ambiguous', problem: answer.problem, answered: false } : { kind: 'unavailable', problem: answer.problem };
+  }
+  const { status, body } = answer;
+  if (status >= 500) return { kind: 'ambiguous', problem: problemOf(status, body), answered: true };
+  if (status === 200 && body && typeof body.identity === 'object' && body.identity) {
+    return {
+      kind: 'ok',
+      identity: body.identity as Identity,
+      ...(body.session ? { session: body.session as Session } : {}),
+      ...(typeof body.session_token === 'string' ? { sessionToken: body.session_token } : {}),
+      continueWith: Array.isArray(body.continue_with) ? (body.continue_with as ContinueWith[]) : [],
+    };
+  }
+  return undefined;
+}
+
 export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
   registration: {
     payload(submission) {
@@ -77,23 +106,9 @@ export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
       return payload;
     },
     mapAnswer(answer, identifierPointer) {
-      if (answer.kind === 'no_answer') {
-        // Refused before it was sent: nothing can have been created.
-        return answer.problem.sent ? { kind: 'ambiguous', problem: answer.problem, answered: false } : { kind: 'unavailable', problem: answer.problem };
-      }
+      const created = registrationCreatedOrOpen(answer);
+      if (created || answer.kind === 'no_answer') return created!;
       const { status, body } = answer;
-      // Kratos persists the identity before its post-persist hooks and the session: a 5xx can
-      // come after the identity was created.
-      if (status >= 500) return { kind: 'ambiguous', problem: problemOf(status, body), answered: true };
-      if (status === 200 && body && typeof body.identity === 'object' && body.identity) {
-        return {
-          kind: 'ok',
-          identity: body.identity as Identity,
-          ...(body.session ? { session: body.session as Session } : {}),
-          ...(typeof body.session_token === 'string' ? { sessionToken: body.session_token } : {}),
-          continueWith: Array.isArray(body.continue_with) ? (body.continue_with as ContinueWith[]) : [],
-        };
-      }
       const shared = sharedOutcome(body);
       if (shared) return shared;
       if (status === 400 && body?.ui) {
@@ -293,20 +308,9 @@ export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
       return payload;
     },
     mapAnswer(answer, identifierPointer) {
-      if (answer.kind === 'no_answer') {
-        return answer.problem.sent ? { kind: 'ambiguous', problem: answer.problem, answered: false } : { kind: 'unavailable', problem: answer.problem };
-      }
+      const created = registrationCreatedOrOpen(answer);
+      if (created || answer.kind === 'no_answer') return created!;
       const { status, body } = answer;
-      if (status >= 500) return { kind: 'ambiguous', problem: problemOf(status, body), answered: true };
-      if (status === 200 && body && typeof body.identity === 'object' && body.identity) {
-        return {
-          kind: 'ok',
-          identity: body.identity as Identity,
-          ...(body.session ? { session: body.session as Session } : {}),
-          ...(typeof body.session_token === 'string' ? { sessionToken: body.session_token } : {}),
-          continueWith: Array.isArray(body.continue_with) ? (body.continue_with as ContinueWith[]) : [],
-        };
-      }
       const shared = sharedOutcome(body);
       if (shared) return shared;
       const step = codeStep(status, body, 1040005, 4040003, identifierPointer);
