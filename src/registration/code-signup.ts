@@ -1,11 +1,10 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { afterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
-import { respondWithOutcome } from '../after-jobs/respond.ts';
 import { enforceRateLimit } from '../abuse/limit.ts';
 import type { AppContext } from '../app-env.ts';
 import type { GatewayConfig } from '../config.ts';
-import { AppError, problemResponse, validationError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import { withIdempotency, type SignUpAnswer } from '../idempotency/with-idempotency.ts';
 import { kratosFailure } from '../kratos/failure.ts';
 import { runNativeFlow } from '../kratos/native-flow.ts';
@@ -23,6 +22,7 @@ import type { CreatedIdentity } from './create-identity.ts';
 import type { SignUpDeps } from './deps.ts';
 import { compileFields, toSubmission } from './fields.ts';
 import { signUp } from './sign-up.ts';
+import { signUpAnswer, waitUntilOf } from './answer.ts';
 
 /**
  * Sign-up by emailed code (issue 14), on Kratos's code registration method:
@@ -181,13 +181,7 @@ export function codeSignUpRoutes(config: GatewayConfig) {
       identifierPointer: config.kratos.identifier_pointer,
       onLeftBehind: gateway.onLeftBehind,
       // Workers: keep the isolate alive for retry_later work (Node has no ExecutionContext).
-      waitUntil: (work) => {
-        try {
-          c.executionCtx.waitUntil(work);
-        } catch {
-          /* Node */
-        }
-      },
+      waitUntil: waitUntilOf(c),
     };
   }
 
@@ -214,14 +208,7 @@ export function codeSignUpRoutes(config: GatewayConfig) {
     } finally {
       dispose();
     }
-    switch (result.kind) {
-      case 'done':
-        return { response: respondWithOutcome(c, result.value), identityExists: true };
-      case 'rolled_back':
-        return { response: problemResponse(c, result.answer), identityExists: false };
-      case 'rollback_failed':
-        return { response: problemResponse(c, result.answer), identityExists: true };
-    }
+    return signUpAnswer(c, result);
   }
 
   return createRouter()

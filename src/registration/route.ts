@@ -1,10 +1,8 @@
 import { enforceRateLimit } from '../abuse/limit.ts';
 import { afterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
-import { respondWithOutcome } from '../after-jobs/respond.ts';
 import type { AppContext } from '../app-env.ts';
 import type { GatewayConfig } from '../config.ts';
-import { problemResponse } from '../errors.ts';
 import { withIdempotency, type SignUpAnswer } from '../idempotency/with-idempotency.ts';
 import { acceptBody } from '../middleware/body.ts';
 import { requestSignal } from '../middleware/request-context.ts';
@@ -16,19 +14,7 @@ import { registrationContract } from './contract.ts';
 import type { SignUpDeps } from './deps.ts';
 import { coerceFormFields, toSubmission, type RegistrationBody } from './fields.ts';
 import { signUp } from './sign-up.ts';
-
-/** On Workers, hands `work` to the execution context's `waitUntil`; on Node there is none. */
-function waitUntilOf(c: AppContext): NonNullable<SignUpDeps['waitUntil']> {
-  return (work) => {
-    let ctx: { waitUntil(p: Promise<unknown>): void };
-    try {
-      ctx = c.executionCtx;
-    } catch {
-      return; // Node: no ExecutionContext
-    }
-    ctx.waitUntil(work);
-  };
-}
+import { signUpAnswer, waitUntilOf } from './answer.ts';
 
 /** `POST /v1/registration`: the HTTP side of a sign-up (the sign-up itself is `signUp`). */
 export function registrationRoutes(config: GatewayConfig) {
@@ -68,14 +54,7 @@ export function registrationRoutes(config: GatewayConfig) {
     } finally {
       dispose();
     }
-    switch (result.kind) {
-      case 'done':
-        return { response: respondWithOutcome(c, result.value), identityExists: true };
-      case 'rolled_back':
-        return { response: problemResponse(c, result.answer), identityExists: false };
-      case 'rollback_failed':
-        return { response: problemResponse(c, result.answer), identityExists: true };
-    }
+    return signUpAnswer(c, result);
   }
 
   // Abuse resistance (src/abuse/): before the Idempotency-Key is claimed, so a 429 keeps nothing.
