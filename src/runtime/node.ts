@@ -13,11 +13,11 @@ import { loadConfigFile } from './node-config.ts';
 import { answerClientErrors, createProblemServer, nodeServerOptions } from './node-server-limits.ts';
 import type { createServer } from 'node:http';
 import { createUndiciTransport } from './node-transport.ts';
-import { connectRedis, RedisStartError, type NodeRedis } from './node-redis.ts';
+import type { NodeRedis } from './node-redis.ts';
 import { createRedisIdempotencyStore } from '../idempotency/redis-store.ts';
 import { createRedisRateLimitStore } from '../abuse/redis-store.ts';
 import { createServiceRunner } from '../services/runner.ts';
-import { createDurableRetryQueue, deadLetters, startRetryWorker, type DurableRetryQueue, type RetryWorker } from './node-retry-queue.ts';
+import type { DurableRetryQueue, RetryWorker } from './node-retry-queue.ts';
 import { instrumentTransport } from '../observability/transport.ts';
 import type { Telemetry } from '../observability/telemetry.ts';
 import { createNodeTelemetry } from './node-telemetry.ts';
@@ -59,7 +59,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
   const logger = options.logger ?? createLogger({ level: config.log.level });
   // Shared state first: an unreachable Redis is a startup error, before anything is served.
   const redisConfig = config.state.backend === 'redis' ? config.state.redis : undefined;
-  const redis: NodeRedis | undefined = redisConfig ? await connectRedis(redisConfig, logger) : undefined;
+  const redis: NodeRedis | undefined = redisConfig ? await (await loadRedis()).connectRedis(redisConfig, logger) : undefined;
   const upstream = createUndiciTransport();
   const observability = await createNodeTelemetry(config, logger);
   const { telemetry } = observability;
@@ -71,6 +71,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
   let retryWorker: RetryWorker | undefined;
   if (redis && redisConfig) {
     try {
+      const { createDurableRetryQueue, startRetryWorker } = await loadRetryQueue();
       retryQueue = await createDurableRetryQueue(config, redisConfig, logger);
       if (redisConfig.workers) retryWorker = await startRetryWorker(config, redisConfig, serviceRunnerFor(config, transport, logger, options.serviceFunctions, telemetry), logger);
     } catch (err) {
@@ -198,6 +199,7 @@ export async function startNodeRetryWorker(input: GatewayConfig | ConfigInput, o
   if (config.state.backend !== 'redis' || !config.state.redis) {
     throw new ConfigError(['state.backend: the worker process needs redis (with memory, retry_later jobs run inside the gateway process)']);
   }
+  const { startRetryWorker } = await loadRetryQueue();
   const upstream = createUndiciTransport();
   const worker = await startRetryWorker(config, config.state.redis, serviceRunnerFor(config, upstream.transport, logger, options.serviceFunctions), logger).catch(async (err: unknown) => {
     await upstream.close();
@@ -210,6 +212,12 @@ export async function startNodeRetryWorker(input: GatewayConfig | ConfigInput, o
     },
   };
 }
+
+// ioredis and BullMQ (with luxon, msgpackr and cron-parser about 1.5 MB of the bundle) are loaded
+// only with `state.backend: redis`; the build splits them into chunks of their own, so the
+// memory backend neither parses nor keeps their code (see scripts/build.ts).
+const loadRedis = () => import('./node-redis.ts');
+const loadRetryQueue = () => import('./node-retry-queue.ts');
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -255,7 +263,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
   try {
     gateway = await startNodeGateway(config, { logger });
   } catch (err) {
-    if (err instanceof RedisStartError) {
+    if (config.state.backend === 'redis' && err instanceof (await loadRedis()).RedisStartError) {
       console.error(`kratos-bff: ${err.message}`);
       process.exit(1);
     }
@@ -312,6 +320,7 @@ export async function workerMain(args: string[]): Promise<void> {
 export async function deadLettersMain(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { config: { type: 'string', short: 'c', default: 'config/gateway.yaml' }, all: { type: 'boolean' } } });
   const config = configFromArgs(['--config', values.config!]);
+  const { deadLetters } = await loadRetryQueue();
   const code = await deadLetters(config, values.all ? [positionals[0] ?? '', '--all'] : positionals, (line) => console.log(line));
   process.exit(code);
 }
