@@ -13,6 +13,7 @@ import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { undiciPoolOnly } from './undici-slim-plugin.ts';
 import { zodEnglishOnly } from './zod-locales-plugin.ts';
 
 /**
@@ -38,8 +39,9 @@ export async function buildNodeEntry(outfile = 'dist/node.mjs'): Promise<void> {
     sourcemap: true,
     // CommonJS dependencies (undici) require Node built-ins; give each ESM file a `require`.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    // zod's English messages only, as in the Worker (scripts/zod-locales-plugin.ts).
-    plugins: [zodEnglishOnly()],
+    // zod's English messages only, as in the Worker (scripts/zod-locales-plugin.ts); of undici,
+    // the Pool the transport uses (scripts/undici-slim-plugin.ts).
+    plugins: [zodEnglishOnly(), undiciPoolOnly()],
     logLevel: 'warning',
   });
 }
