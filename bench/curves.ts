@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../scripts/kratos.ts';
-import { cpuTimeMs, procStatusKb, repoRoot, spawnNode, waitForHttpOk } from './harness.ts';
+import { cpuTimeMs, npmStartNodeFlags, procStatusKb, repoRoot, spawnNode, waitForHttpOk } from './harness.ts';
 import type { BenchKit, KitServer } from './kit.ts';
 import type { TargetStats } from './report.ts';
 
@@ -272,7 +272,7 @@ async function memoryCurve(kit: BenchKit, cs: CurvesSettings): Promise<MemoryCur
       const port = await freePort();
       const file = join(dir, `gateway-${port}.json`);
       writeFileSync(file, JSON.stringify({ ...kit.gatewayConfig(port), log: { level: 'error' } }));
-      const proc = spawnNode(join(repoRoot, 'dist', 'node.mjs'), ['--config', file], { cores: kit.cores.server, tsx: false });
+      const proc = spawnNode(join(repoRoot, 'dist', 'node.mjs'), ['--config', file], { cores: kit.cores.server, tsx: false, nodeArgs: npmStartNodeFlags() });
       try {
         const url = `http://127.0.0.1:${port}`;
         await waitForHttpOk(`${url}/health/ready`, 30_000);

@@ -178,6 +178,17 @@ const clockTicks = (() => {
   return Number.isFinite(n) && n > 0 ? n : 100;
 })();
 
+/**
+ * The node flags `npm start` runs dist/node.mjs with (package.json `scripts.start`), so the
+ * benchmarks start the production bundle exactly as production does.
+ */
+export function npmStartNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
+  const m = /\bnode((?:\s+--\S+)*)\s+dist\/node\.mjs\b/.exec(pkg.scripts?.start ?? '');
+  if (!m) throw new Error('package.json scripts.start does not run `node [--flags] dist/node.mjs`');
+  return m[1]!.trim().split(/\s+/).filter(Boolean);
+}
+
 /** User + system CPU time of a process in milliseconds (/proc/<pid>/stat), or NaN. */
 export function cpuTimeMs(pid: number): number {
   try {

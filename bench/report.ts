@@ -79,6 +79,21 @@ export interface Footprint {
   idleRssMiB: number;
   /** Sign-ups per second during the RSS run (zero-cost upstreams). */
   perSec: number;
+  /** The node flags of `npm start` (package.json) the process ran with. */
+  nodeFlags: string[];
+  /** When there are flags: the same bundle without them, in the same run. */
+  flagsCost?: {
+    /** A fresh process without the flags, same load as the peak RSS run. */
+    withoutPeakRssMiB: number;
+    withoutPerSec: number;
+    /** Both processes at the RSS run's connections, alternating rounds. */
+    with: TargetStats;
+    without: TargetStats;
+    /** Sign-ups/s with / without (median of the per-round ratios). */
+    perSecRatio: number;
+    /** Server CPU per sign-up with / without (median of the per-round ratios). */
+    cpuRatio: number;
+  };
   startupMs: number;
   startupSamples: number[];
   /** An empty script under `node --import tsx`: the loader's share of start-up and RSS. */
@@ -158,6 +173,13 @@ export function checkTargets(overhead: OverheadResult[], pipeline: PipelineResul
     measured: `${f(footprint.peakRssMiB)} MiB`,
     met: footprint.peakRssMiB * 1.048576 <= 150,
   });
+  if (footprint.flagsCost) {
+    checks.push({
+      target: `(3) its node flags (\`${footprint.nodeFlags.join(' ')}\`) cost ≤ 5% throughput at ${footprint.connections} connections`,
+      measured: f(footprint.flagsCost.perSecRatio, 3),
+      met: footprint.flagsCost.perSecRatio >= 0.95,
+    });
+  }
   checks.push({
     target: `(4) Redis costs ≤ 10% throughput at 32 connections (${instances.instances} processes on Redis / 1 in memory${instances.connections === 32 ? '' : `; this run: ${instances.connections}`})`,
     measured: f(instances.ratio, 3),
@@ -197,8 +219,18 @@ export function renderTables(r: BenchReport): string {
   const fp = r.footprint;
   if (fp) {
     lines.push('', '### 3. Footprint', '', '| measure | value |', '|---|---:|');
-    lines.push(`| peak RSS (VmHWM), ${fp.connections} concurrent sign-ups for ${r.settings.rssDurationSec} s (${f(fp.perSec, 0)}/s) | ${f(fp.peakRssMiB)} MiB |`);
+    const cmd = `\`node ${[...fp.nodeFlags, 'dist/node.mjs'].join(' ')}\``;
+    lines.push(`| peak RSS (VmHWM), ${fp.connections} concurrent sign-ups for ${r.settings.rssDurationSec} s (${f(fp.perSec, 0)}/s), ${cmd} as \`npm start\` | ${f(fp.peakRssMiB)} MiB |`);
     lines.push(`| RSS after start, idle | ${f(fp.idleRssMiB)} MiB |`);
+    const fc = fp.flagsCost;
+    if (fc) {
+      const flags = `\`${fp.nodeFlags.join(' ')}\``;
+      lines.push(`| the same without ${flags}: peak RSS (${f(fc.withoutPerSec, 0)}/s) | ${f(fc.withoutPeakRssMiB)} MiB |`);
+      lines.push(
+        `| cost of ${flags}: sign-ups/s with / without, ${fp.connections} connections, median of ${r.settings.rounds} alternating rounds of ${r.settings.pipelineDurationSec} s (${f(fc.with.perSec, 0)}/s vs ${f(fc.without.perSec, 0)}/s) | ${f(fc.perSecRatio, 3)} |`,
+      );
+      lines.push(`| …and server CPU per sign-up with / without (${f(fc.with.serverCpuMs * 1000, 0)} vs ${f(fc.without.serverCpuMs * 1000, 0)} µs) | ${f(fc.cpuRatio, 3)} |`);
+    }
     lines.push(`| start-up to ready (spawn → \`/health/ready\` 200; median of ${fp.startupSamples.length}) | ${f(fp.startupMs, 0)} ms |`);
     lines.push(`| for reference: an empty script under \`node --import tsx\` (start-up / RSS) | ${f(fp.emptyTsx.startupMs, 0)} ms / ${f(fp.emptyTsx.rssMiB)} MiB |`);
     lines.push(
@@ -300,8 +332,11 @@ npm run bench -- --parts curves,worker # only those parts; prints only unless --
   "load core busy" is the generator's and the stand-ins' share of the other CPU: near 100% would
   mean the load side, not the server, set the pace.
 - **3. Footprint.** The gateway as production runs it: \`npm run build\`, then a fresh
-  \`node dist/node.mjs --config <pipeline config>\` process (no tsx), ${s.rssConnections} connections for ${s.rssDurationSec} s;
-  peak RSS is the kernel's high-water mark (\`VmHWM\` in /proc/<pid>/status). Start-up: spawn of
+  \`node <flags> dist/node.mjs --config <pipeline config>\` process (no tsx; the node flags of
+  \`npm start\` in package.json), ${s.rssConnections} connections for ${s.rssDurationSec} s;
+  peak RSS is the kernel's high-water mark (\`VmHWM\` in /proc/<pid>/status). The flags' price is
+  measured in the same run: a fresh process without them under the same load (its peak RSS),
+  then both processes in ${s.rounds} alternating rounds of ${s.pipelineDurationSec} s at ${s.rssConnections} connections. Start-up: spawn of
   that process until \`GET /health/ready\` answers 200 (polled every 5 ms). Parts 1 and 2 run the
   gateway under tsx, like the baselines, which only adds start-up and memory, not per-request work. Worker bundle: \`wrangler deploy --dry-run --outdir <tmp>\`, \`worker.js\` raw and gzip -9.
 - **4. Several instances.** The pipeline part's config and stand-ins, with \`idempotency.secret\`

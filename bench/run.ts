@@ -31,6 +31,7 @@ import {
   childPids,
   cpuTimeMs,
   median,
+  npmStartNodeFlags,
   pinProcess,
   planCores,
   procStatusKb,
@@ -497,41 +498,77 @@ async function footprintPart(
   settings: Settings,
   cores: CorePlan,
   load: LoadGenerator,
-  standIns: { kratosUrl: string; servicesUrl: string },
+  standIns: { kratosUrl: string; servicesUrl: string; pid: number },
   runTag: string,
   log: (l: string) => void,
 ): Promise<Footprint> {
-  // What production runs: `npm run build` → `node dist/node.mjs --config …` (no tsx in the process).
+  // What production runs: `npm run build` → `node <flags> dist/node.mjs --config …` (no tsx in
+  // the process), with the node flags of `npm start` read from package.json.
   spawnSync(process.execPath, ['--import', 'tsx', join(benchDir, '..', 'scripts', 'build.ts')], { cwd: join(benchDir, '..'), stdio: 'ignore' });
+  const nodeFlags = npmStartNodeFlags();
   const configDir = mkdtempSync(join(tmpdir(), 'kbff-bench-footprint-'));
-  const startBuilt = async (port: number) => {
+  const startBuilt = async (port: number, flags = nodeFlags) => {
     const file = join(configDir, `gateway-${port}.json`);
     writeFileSync(file, JSON.stringify({ ...pipelineGatewayConfig(standIns.kratosUrl, standIns.servicesUrl, port), log: { level: 'error' } }));
-    const proc = spawnNode(join(benchDir, '..', 'dist', 'node.mjs'), ['--config', file], { cores: cores.server, tsx: false });
+    const proc = spawnNode(join(benchDir, '..', 'dist', 'node.mjs'), ['--config', file], { cores: cores.server, tsx: false, nodeArgs: flags });
     await waitForHttpOk(`http://127.0.0.1:${port}/health/ready`, 30_000);
     return { proc, url: `http://127.0.0.1:${port}` };
   };
+  const flagsText = nodeFlags.join(' ');
   // Peak RSS: a fresh process, so the high-water mark is this load's.
-  const fresh = await startBuilt(await freePort());
-  let peakKb: number;
-  let idleKb: number;
-  let perSec: number;
-  try {
-    await new Promise((r) => setTimeout(r, 300));
-    idleKb = procStatusKb(fresh.proc.pid, 'VmRSS');
-    const result = await load.run({
-      url: fresh.url,
-      scenario: 'registration',
-      connections: settings.rssConnections,
-      durationSec: settings.rssDurationSec,
-      tag: `${runTag}-rss`,
-    });
-    perSec = result.perSec;
-    peakKb = procStatusKb(fresh.proc.pid, 'VmHWM');
-    log(`bench: footprint: ${settings.rssConnections} connections, ${result.perSec.toFixed(0)}/s, peak RSS ${(peakKb / 1024).toFixed(1)} MiB`);
-  } finally {
-    await fresh.proc.stop();
+  const peakRun = async (flags: string[], label: string) => {
+    const fresh = await startBuilt(await freePort(), flags);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const idleKb = procStatusKb(fresh.proc.pid, 'VmRSS');
+      const result = await load.run({ url: fresh.url, scenario: 'registration', connections: settings.rssConnections, durationSec: settings.rssDurationSec, tag: `${runTag}-rss${label}` });
+      const peakKb = procStatusKb(fresh.proc.pid, 'VmHWM');
+      log(`bench: footprint${label ? ` ${label}` : ''}: ${settings.rssConnections} connections, ${result.perSec.toFixed(0)}/s, peak RSS ${(peakKb / 1024).toFixed(1)} MiB`);
+      return { fresh, idleRssMiB: idleKb / 1024, peakRssMiB: peakKb / 1024, perSec: result.perSec };
+    } catch (err) {
+      await fresh.proc.stop();
+      throw err;
+    }
+  };
+  const withFlags = await peakRun(nodeFlags, '');
+  let flagsCost: Footprint['flagsCost'];
+  if (nodeFlags.length === 0) {
+    await withFlags.fresh.proc.stop();
+  } else {
+    // What the flags buy and cost, in this run: the same bundle without them, a fresh process
+    // for its peak; then both processes (warm now) in alternating rounds for throughput and CPU.
+    let without: Awaited<ReturnType<typeof peakRun>> | undefined;
+    try {
+      without = await peakRun([], `without ${flagsText}`);
+      const targets: Target[] = [
+        { name: `node ${flagsText} dist/node.mjs`, url: withFlags.fresh.url, pid: withFlags.fresh.proc.pid },
+        { name: 'node dist/node.mjs', url: without.fresh.url, pid: without.fresh.proc.pid },
+      ];
+      const samples = await alternate(
+        load,
+        targets,
+        (t, round) => ({ url: t.url, scenario: 'registration', connections: settings.rssConnections, durationSec: settings.pipelineDurationSec, tag: `${runTag}-flags-${t.pid}-${round}` }),
+        settings,
+        { durationSec: settings.pipelineDurationSec, warmupSec: Math.min(1, settings.pipelineWarmupSec), warmupConnections: settings.rssConnections },
+        { kratosPid: undefined, loadPids: [load.pid, standIns.pid] },
+        log,
+        'footprint flags',
+      );
+      flagsCost = {
+        withoutPeakRssMiB: without.peakRssMiB,
+        withoutPerSec: without.perSec,
+        with: summarize(targets[0]!.name, samples[0]!),
+        without: summarize(targets[1]!.name, samples[1]!),
+        perSecRatio: perRound(samples[0]!, samples[1]!, (x, y) => x.result.perSec / y.result.perSec),
+        cpuRatio: perRound(samples[0]!, samples[1]!, (x, y) => x.serverCpuMs / y.serverCpuMs),
+      };
+      log(`bench: footprint: ${flagsText}: throughput ×${flagsCost.perSecRatio.toFixed(3)}, CPU per sign-up ×${flagsCost.cpuRatio.toFixed(3)} (median of ${settings.rounds} alternating rounds)`);
+    } finally {
+      await withFlags.fresh.proc.stop();
+      await without?.fresh.proc.stop();
+    }
   }
+  const { peakRssMiB, idleRssMiB, perSec } = withFlags;
 
   // Start-up: spawn until /health/ready answers (it checks the Kratos stand-in too).
   const startupSamples: number[] = [];
@@ -548,9 +585,11 @@ async function footprintPart(
   log(`bench: worker bundle ${'error' in bundle ? bundle.error : `${bundle.rawKiB.toFixed(1)} KiB raw, ${bundle.gzipKiB.toFixed(1)} KiB gzip`}`);
   return {
     connections: settings.rssConnections,
-    peakRssMiB: peakKb / 1024,
-    idleRssMiB: idleKb / 1024,
+    peakRssMiB,
+    idleRssMiB,
     perSec,
+    nodeFlags,
+    ...(flagsCost ? { flagsCost } : {}),
     startupMs: median(startupSamples),
     startupSamples,
     emptyTsx: empty,
