@@ -46,6 +46,12 @@ describe('benchmark harness (smoke)', () => {
 
       expect(positive(fp.idleRssMiB) && fp.peakRssMiB >= fp.idleRssMiB).toBe(true);
       expect(positive(fp.startupMs)).toBe(true);
+      // The flags of `npm start` (package.json): the same bundle without them, in the same run.
+      expect(fp.nodeFlags.length > 0 && fp.flagsCost !== undefined).toBe(true);
+      if (fp.flagsCost) {
+        for (const s of [fp.flagsCost.with, fp.flagsCost.without]) expect(s.failures, `${s.name}: ${s.firstFailure}`).toBe(0);
+        expect(positive(fp.flagsCost.withoutPeakRssMiB) && positive(fp.flagsCost.perSecRatio) && positive(fp.flagsCost.cpuRatio)).toBe(true);
+      }
       expect('error' in fp.bundle ? fp.bundle.error : undefined).toBeUndefined();
       if (!('error' in fp.bundle)) expect(fp.bundle.gzipKiB > 0 && fp.bundle.gzipKiB < fp.bundle.rawKiB).toBe(true);
 
@@ -91,7 +97,7 @@ describe('benchmark harness (smoke)', () => {
       expect(positive(worker.cpuRatio) && positive(worker.throughputRatio)).toBe(true);
       expect(worker.bundle.gzipKiB > 0 && worker.bundle.gzipKiB < worker.bundle.rawKiB).toBe(true);
 
-      expect(report.targets).toHaveLength(8);
+      expect(report.targets).toHaveLength(9);
       const markdown = readFileSync(outFile, 'utf8');
       for (const heading of ['## Machine', '### 1. Overhead', '### 2. Pipeline', '### 3. Footprint', '### 4. Several instances', '### 5. Curves', '#### 5a.', '#### 5b.', '#### 5c.', '### 6. The Worker', '### Targets']) {
         expect(markdown).toContain(heading);
