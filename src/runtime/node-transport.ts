@@ -1,5 +1,5 @@
-import { errors, Pool } from 'undici';
-import { TransportError, type HttpTransport } from '../shared/http.ts';
+import { errors, Pool, type Dispatcher } from 'undici';
+import { TransportError, type HttpResponse, type HttpTransport } from '../shared/http.ts';
 
 export interface UndiciTransportOptions {
   /** Sockets per upstream origin. */
@@ -28,6 +28,52 @@ function mayHaveBeenSent(err: unknown): boolean {
   return !(typeof code === 'string' && NOT_CONNECTED.has(code));
 }
 
+/** What a failed call becomes: aborted by the caller, timed out, or unreachable. */
+function transportError(signal: AbortSignal | undefined, err: unknown): TransportError {
+  if (signal?.aborted) return new TransportError('upstream call aborted', false, { cause: err, sent: true, aborted: true });
+  const timedOut =
+    err instanceof errors.HeadersTimeoutError ||
+    err instanceof errors.BodyTimeoutError ||
+    err instanceof errors.ConnectTimeoutError ||
+    (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
+  return new TransportError(timedOut ? 'upstream timed out' : 'upstream unreachable', timedOut, { cause: err, sent: mayHaveBeenSent(err) });
+}
+
+/**
+ * A `dispatch` handler that collects the answer: the same pool, keep-alive and timers as
+ * `pool.request()`, without a BodyReadable stream and its consumer per response (issue 16:
+ * measured in BENCHMARKS.md).
+ */
+function collectingHandler(resolve: (res: HttpResponse) => void, fail: (err: unknown) => void): Dispatcher.DispatchHandler {
+  const chunks: Buffer[] = [];
+  let status = 0;
+  let received: Record<string, string | string[] | undefined> = {};
+  return {
+    onRequestStart() {},
+    onResponseStart(_controller, statusCode, headers) {
+      // 1xx informational answers come before the real one.
+      if (statusCode < 200) return;
+      status = statusCode;
+      received = headers;
+    },
+    onResponseData(_controller, chunk) {
+      chunks.push(chunk);
+    },
+    onResponseEnd() {
+      const headers: Record<string, string> = {};
+      for (const name in received) {
+        const v = received[name];
+        if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v;
+      }
+      const body = chunks.length === 0 ? '' : (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
+      resolve({ status, headers, body });
+    },
+    onResponseError(_controller, err) {
+      fail(err);
+    },
+  };
+}
+
 /**
  * Node transport: one undici Pool per upstream origin, with keep-alive. A proxy hop through
  * a Pool measured 4–5x faster here than global fetch or axios.
@@ -47,9 +93,9 @@ export function createUndiciTransport(options: UndiciTransportOptions = {}): Clo
     return pool;
   };
 
-  const transport: HttpTransport = async (req) => {
-    try {
-      const res = await poolFor(req.origin).request({
+  const transport: HttpTransport = (req) =>
+    new Promise((resolve, reject) => {
+      const options: Dispatcher.DispatchOptions = {
         method: req.method,
         path: req.path,
         headers: req.headers,
@@ -61,22 +107,15 @@ export function createUndiciTransport(options: UndiciTransportOptions = {}): Clo
         // No `signal` either: undici's abort listener per call cost ~12% of the pipeline
         // benchmark's throughput. Calls are cut by `abortAllExcept` at the shutdown deadline
         // instead, and a request whose client left stops at its next step.
-      });
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      };
+      const fail = (err: unknown) => reject(transportError(req.signal, err));
+      try {
+        poolFor(req.origin).dispatch(options, collectingHandler(resolve, fail));
+      } catch (err) {
+        // A closed pool or a request undici refuses may throw instead of calling onResponseError.
+        fail(err);
       }
-      return { status: res.statusCode, headers, body: await res.body.text() };
-    } catch (err) {
-      if (req.signal?.aborted) throw new TransportError('upstream call aborted', false, { cause: err, sent: true, aborted: true });
-      const timedOut =
-        err instanceof errors.HeadersTimeoutError ||
-        err instanceof errors.BodyTimeoutError ||
-        err instanceof errors.ConnectTimeoutError ||
-        (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
-      throw new TransportError(timedOut ? 'upstream timed out' : 'upstream unreachable', timedOut, { cause: err, sent: mayHaveBeenSent(err) });
-    }
-  };
+    });
 
   return {
     transport,
