@@ -128,6 +128,91 @@ export function renderUrl(template: string, ctx: TemplateContext): URL {
   return new URL(rendered);
 }
 
+/**
+ * A JSON template compiled once per service (issue 16: rendering per attempt re-split every
+ * path and re-walked constant parts). `(ctx) => JSON text`, the same output as
+ * `JSON.stringify(renderTemplate(template, ctx))`; values are read, never copied, because the
+ * result is only serialised. A bad path throws its TemplateError when rendered, as before.
+ */
+export function compileJsonTemplate(template: unknown): (ctx: TemplateContext) => string {
+  const render = compileValue(template);
+  if (render.constant) {
+    const text = JSON.stringify(render.value);
+    return () => text;
+  }
+  return (ctx) => JSON.stringify(render.run(ctx));
+}
+
+type Compiled = { constant: true; value: unknown } | { constant: false; run: (ctx: TemplateContext) => unknown };
+
+function pathReader(path: string): (ctx: TemplateContext) => unknown {
+  let segments: string[];
+  try {
+    segments = parseDotPath(path);
+  } catch (err) {
+    return () => {
+      throw err;
+    };
+  }
+  return (ctx) => getPath(ctx, segments);
+}
+
+function compileString(template: string): Compiled {
+  const whole = wholePlaceholder.exec(template);
+  if (whole) {
+    const read = pathReader(whole[1] ?? '');
+    return { constant: false, run: (ctx) => read(ctx) ?? null };
+  }
+  const parts: Array<string | ((ctx: TemplateContext) => unknown)> = [];
+  let last = 0;
+  for (const m of template.matchAll(anyPlaceholder)) {
+    parts.push(template.slice(last, m.index), pathReader(m[1] ?? ''));
+    last = m.index + m[0].length;
+  }
+  if (parts.length === 0) return { constant: true, value: template };
+  parts.push(template.slice(last));
+  return { constant: false, run: (ctx) => parts.map((p) => (typeof p === 'string' ? p : stringify(p(ctx)))).join('') };
+}
+
+function compileValue(template: unknown): Compiled {
+  if (typeof template === 'string') return compileString(template);
+  if (Array.isArray(template)) {
+    const items = template.map(compileValue);
+    if (items.every((i) => i.constant)) return { constant: true, value: template };
+    return { constant: false, run: (ctx) => items.map((i) => (i.constant ? i.value : i.run(ctx))) };
+  }
+  if (template !== null && typeof template === 'object') {
+    const entries = Object.entries(template).map(([k, v]) => [k, compileValue(v)] as const);
+    if (entries.every(([, v]) => v.constant)) return { constant: true, value: Object.fromEntries(entries.map(([k, v]) => [k, (v as { value: unknown }).value])) };
+    // fromEntries, as in renderValue: a literal "__proto__" key stays data.
+    return { constant: false, run: (ctx) => Object.fromEntries(entries.map(([k, v]) => [k, v.constant ? v.value : v.run(ctx)])) };
+  }
+  return { constant: true, value: template };
+}
+
+/**
+ * A URL template compiled once per service: a URL without placeholders is parsed (and checked)
+ * once; one with placeholders is rendered per call by `renderUrl`.
+ */
+export function compileUrl(template: string): (ctx: TemplateContext) => { origin: string; path: string } {
+  if (!template.match(anyPlaceholder)) {
+    let fixed: { origin: string; path: string };
+    try {
+      const url = renderUrl(template, {} as TemplateContext);
+      fixed = { origin: url.origin, path: url.pathname + url.search };
+    } catch (err) {
+      return () => {
+        throw err;
+      };
+    }
+    return () => fixed;
+  }
+  return (ctx) => {
+    const url = renderUrl(template, ctx);
+    return { origin: url.origin, path: url.pathname + url.search };
+  };
+}
+
 /** One placeholder found in a template, with where it is (for config error paths). */
 export interface PlaceholderUse {
   at: Array<string | number>;
