@@ -20,6 +20,7 @@ import { observeRequests } from './observability/middleware.ts';
 import { noopTelemetry } from './observability/telemetry.ts';
 import { bodyProblem } from './middleware/body.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
+import { watchRequestSignal } from './middleware/request-context.ts';
 import { originGuard } from './middleware/origin-guard.ts';
 import { codeSignUpRoutes } from './registration/code-signup.ts';
 import { registrationRoutes } from './registration/route.ts';
@@ -81,6 +82,15 @@ function resolveGateway(deps: AppDeps): Gateway {
   let idempotency: Promise<IdempotencyStore> | undefined;
   const peerAddress = deps.peerAddress;
   const onLeftBehind = deps.onLeftBehind;
+  // One listener on the shutdown signal for all requests, rather than one per request.
+  const inFlight = new Set<AbortController>();
+  deps.shutdownSignal?.addEventListener(
+    'abort',
+    () => {
+      for (const controller of inFlight) controller.abort();
+    },
+    { once: true },
+  );
   return {
     config,
     kratos: deps.kratos,
@@ -105,6 +115,8 @@ function resolveGateway(deps: AppDeps): Gateway {
       secret: config.idempotency.secret ?? '',
     }),
     shutdownSignal: deps.shutdownSignal,
+    inFlight,
+    watchClient: deps.watchClient ?? watchRequestSignal,
     onLeftBehind: onLeftBehind ? (id) => onLeftBehind(id) : () => {},
     telemetry,
   };
