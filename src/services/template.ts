@@ -130,20 +130,19 @@ export function renderUrl(template: string, ctx: TemplateContext): URL {
 
 /**
  * A JSON template compiled once per service (issue 16: rendering per attempt re-split every
- * path and re-walked constant parts). `(ctx) => JSON text`, the same output as
- * `JSON.stringify(renderTemplate(template, ctx))`; values are read, never copied, because the
- * result is only serialised. A bad path throws its TemplateError when rendered, as before.
+ * path, rebuilt constant parts and then serialised the whole tree). `(ctx) => JSON text`, the
+ * same text as `JSON.stringify(renderTemplate(template, ctx))`, written directly: constant
+ * parts are serialised once, values are read and serialised, never copied. A bad path throws
+ * its TemplateError when rendered, as before.
  */
 export function compileJsonTemplate(template: unknown): (ctx: TemplateContext) => string {
-  const render = compileValue(template);
-  if (render.constant) {
-    const text = JSON.stringify(render.value);
-    return () => text;
-  }
-  return (ctx) => JSON.stringify(render.run(ctx));
+  const render = compileJson(template);
+  if (typeof render === 'string') return () => render;
+  return render;
 }
 
-type Compiled = { constant: true; value: unknown } | { constant: false; run: (ctx: TemplateContext) => unknown };
+/** JSON text, or how to write it for a context. */
+type JsonWriter = string | ((ctx: TemplateContext) => string);
 
 function pathReader(path: string): (ctx: TemplateContext) => unknown {
   let segments: string[];
@@ -157,11 +156,12 @@ function pathReader(path: string): (ctx: TemplateContext) => unknown {
   return (ctx) => getPath(ctx, segments);
 }
 
-function compileString(template: string): Compiled {
+function compileJsonString(template: string): JsonWriter {
   const whole = wholePlaceholder.exec(template);
   if (whole) {
     const read = pathReader(whole[1] ?? '');
-    return { constant: false, run: (ctx) => read(ctx) ?? null };
+    // A missing value is an explicit null, as in renderString.
+    return (ctx) => JSON.stringify(read(ctx) ?? null);
   }
   const parts: Array<string | ((ctx: TemplateContext) => unknown)> = [];
   let last = 0;
@@ -169,25 +169,45 @@ function compileString(template: string): Compiled {
     parts.push(template.slice(last, m.index), pathReader(m[1] ?? ''));
     last = m.index + m[0].length;
   }
-  if (parts.length === 0) return { constant: true, value: template };
+  if (parts.length === 0) return JSON.stringify(template);
   parts.push(template.slice(last));
-  return { constant: false, run: (ctx) => parts.map((p) => (typeof p === 'string' ? p : stringify(p(ctx)))).join('') };
+  return (ctx) => {
+    let out = '';
+    for (const p of parts) out += typeof p === 'string' ? p : stringify(p(ctx));
+    return JSON.stringify(out);
+  };
 }
 
-function compileValue(template: unknown): Compiled {
-  if (typeof template === 'string') return compileString(template);
-  if (Array.isArray(template)) {
-    const items = template.map(compileValue);
-    if (items.every((i) => i.constant)) return { constant: true, value: template };
-    return { constant: false, run: (ctx) => items.map((i) => (i.constant ? i.value : i.run(ctx))) };
-  }
+/** Joins writers into one: constant runs become one string. */
+function joined(open: string, items: JsonWriter[], close: string): JsonWriter {
+  if (items.every((i) => typeof i === 'string')) return open + items.join(',') + close;
+  return (ctx) => {
+    let out = open;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      out += (i > 0 ? ',' : '') + (typeof item === 'string' ? item : item(ctx));
+    }
+    return out + close;
+  };
+}
+
+/** What JSON.stringify leaves out of an object (and writes as null in an array). */
+const unserialisable = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+
+function compileJson(template: unknown): JsonWriter {
+  if (typeof template === 'string') return compileJsonString(template);
+  if (Array.isArray(template)) return joined('[', template.map((item) => (unserialisable(item) ? 'null' : compileJson(item))), ']');
   if (template !== null && typeof template === 'object') {
-    const entries = Object.entries(template).map(([k, v]) => [k, compileValue(v)] as const);
-    if (entries.every(([, v]) => v.constant)) return { constant: true, value: Object.fromEntries(entries.map(([k, v]) => [k, (v as { value: unknown }).value])) };
-    // fromEntries, as in renderValue: a literal "__proto__" key stays data.
-    return { constant: false, run: (ctx) => Object.fromEntries(entries.map(([k, v]) => [k, v.constant ? v.value : v.run(ctx)])) };
+    // Own enumerable keys in order, as Object.entries (and renderValue's fromEntries) give them;
+    // a "__proto__" key is just a key here too.
+    const members = Object.entries(template).filter(([, v]) => !unserialisable(v)).map(([k, v]) => {
+      const value = compileJson(v);
+      const key = `${JSON.stringify(k)}:`;
+      return typeof value === 'string' ? key + value : (ctx: TemplateContext) => key + value(ctx);
+    });
+    return joined('{', members, '}');
   }
-  return { constant: true, value: template };
+  return JSON.stringify(template);
 }
 
 /**
