@@ -40,16 +40,37 @@ function transportError(signal: AbortSignal | undefined, err: unknown): Transpor
 }
 
 /**
+ * undici checks its header and body timeouts on a coarse clock (about a second), so a shorter
+ * timeout could run up to a second late. Calls with a timeout below this get a timer of their
+ * own; the default timeouts (5 s for services, 10 s for Kratos) need none, and the hot path
+ * stays free of a timer per call.
+ */
+const PRECISE_TIMEOUT_BELOW_MS = 2_000;
+
+/**
  * A `dispatch` handler that collects the answer: the same pool, keep-alive and timers as
  * `pool.request()`, without a BodyReadable stream and its consumer per response (issue 16:
  * measured in BENCHMARKS.md).
  */
-function collectingHandler(resolve: (res: HttpResponse) => void, fail: (err: unknown) => void): Dispatcher.DispatchHandler {
+function collectingHandler(timeoutMs: number, resolve: (res: HttpResponse) => void, fail: (err: unknown) => void): Dispatcher.DispatchHandler {
   const chunks: Buffer[] = [];
   let status = 0;
   let received: Record<string, string | string[] | undefined> = {};
+  let controller: Dispatcher.DispatchController | undefined;
+  let expired: Error | undefined;
+  const timer =
+    timeoutMs < PRECISE_TIMEOUT_BELOW_MS
+      ? setTimeout(() => {
+          expired = new errors.HeadersTimeoutError(`no answer within ${timeoutMs} ms`);
+          controller?.abort(expired);
+        }, timeoutMs)
+      : undefined;
   return {
-    onRequestStart() {},
+    onRequestStart(started) {
+      controller = started;
+      // Waited for a free connection longer than the whole timeout.
+      if (expired) started.abort(expired);
+    },
     onResponseStart(_controller, statusCode, headers) {
       // 1xx informational answers come before the real one.
       if (statusCode < 200) return;
@@ -60,6 +81,7 @@ function collectingHandler(resolve: (res: HttpResponse) => void, fail: (err: unk
       chunks.push(chunk);
     },
     onResponseEnd() {
+      clearTimeout(timer);
       const headers: Record<string, string> = {};
       for (const name in received) {
         const v = received[name];
@@ -69,6 +91,7 @@ function collectingHandler(resolve: (res: HttpResponse) => void, fail: (err: unk
       resolve({ status, headers, body });
     },
     onResponseError(_controller, err) {
+      clearTimeout(timer);
       fail(err);
     },
   };
@@ -110,7 +133,7 @@ export function createUndiciTransport(options: UndiciTransportOptions = {}): Clo
       };
       const fail = (err: unknown) => reject(transportError(req.signal, err));
       try {
-        poolFor(req.origin).dispatch(options, collectingHandler(resolve, fail));
+        poolFor(req.origin).dispatch(options, collectingHandler(req.timeoutMs, resolve, fail));
       } catch (err) {
         // A closed pool or a request undici refuses may throw instead of calling onResponseError.
         fail(err);
