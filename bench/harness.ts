@@ -282,6 +282,8 @@ export function buildBenchServer(): Promise<string> {
       target: 'node20',
       banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
       plugins: [zodEnglishOnly()],
+      // The naive SDK baseline loads these as they are (CommonJS), as its users would.
+      external: ['@ory/client', 'axios'],
       logLevel: 'warning',
     });
     return join(outdir, 'server.mjs');
