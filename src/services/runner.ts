@@ -152,7 +152,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
         }
         // One concurrent group: all run at once and all finish, so the step takes as long
         // as its slowest service and every outcome is known.
-        const runs = await Promise.all(step.map((s) => runOne(s, ctx, meta.idempotencyKey, log, meta.signal)));
+        const runs = step.length === 1 ? [await runOne(step[0]!, ctx, meta.idempotencyKey, log, meta.signal)] : await Promise.all(step.map((s) => runOne(s, ctx, meta.idempotencyKey, log, meta.signal)));
         outcomes.push(...runs);
         verdict = verdictOf(runs);
       }
