@@ -46,7 +46,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
 
   async function call(req: Omit<HttpRequest, 'timeoutMs'>): Promise<HttpResponse | UpstreamProblem> {
     try {
-      return await transport({ ...req, timeoutMs });
+      return await transport(Object.assign({}, req, { timeoutMs }));
     } catch (err) {
       if (err instanceof TransportError) return { reason: err.message, ...(err.aborted ? { aborted: true } : {}), ...(err.sent ? { sent: true } : {}) };
       throw err;
@@ -147,7 +147,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
         method: 'GET',
         origin: options.publicUrl,
         path: `/self-service/${flow}/flows?id=${encodeURIComponent(flowId)}`,
-        headers: nativeHeaders({ ...client, sessionToken: undefined }, false),
+        headers: nativeHeaders(Object.assign({}, client, { sessionToken: undefined }), false),
         signal: client.signal,
       });
       const down = unavailableOrNull(res);
@@ -166,7 +166,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
         method: 'GET',
         origin: options.publicUrl,
         path: '/sessions/whoami',
-        headers: nativeHeaders({ ...client, sessionToken: token }, false),
+        headers: nativeHeaders(Object.assign({}, client, { sessionToken: token }), false),
       });
       const down = unavailableOrNull(res);
       if (down) return down;
@@ -186,7 +186,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
           method: 'DELETE',
           origin: options.publicUrl,
           path: '/self-service/logout/api',
-          headers: { ...nativeHeaders({ ...client, sessionToken: undefined }, true) },
+          headers: nativeHeaders(Object.assign({}, client, { sessionToken: undefined }), true),
           body: JSON.stringify({ session_token: token }),
         },
         [204],
@@ -196,7 +196,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
 
     revokeOtherSessions: (token, client) =>
       action(
-        { method: 'DELETE', origin: options.publicUrl, path: '/sessions', headers: nativeHeaders({ ...client, sessionToken: token }, false) },
+        { method: 'DELETE', origin: options.publicUrl, path: '/sessions', headers: nativeHeaders(Object.assign({}, client, { sessionToken: token }), false) },
         [200, 204],
         401,
       ),

@@ -32,7 +32,7 @@ export function registrationRoutes(config: GatewayConfig) {
     const { metadata, ...submission } = toSubmission(body, fields);
     const forwarded = await forwardedClient(c);
     const { signal, dispose } = requestSignal(c);
-    const client = { ...forwarded, signal };
+    const client = Object.assign(forwarded, { signal });
     const deps: SignUpDeps = {
       kratos: gateway.kratos,
       services: gateway.services,

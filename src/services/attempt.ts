@@ -153,7 +153,7 @@ export async function attemptHttp(deps: AttemptDeps, service: ServiceConfig, ctx
     if (err instanceof TemplateError) return { outcome: { kind: 'failed', reason: `template: ${err.message}`, retryable: false } };
     throw err;
   }
-  const headers: Record<string, string> = { ...call.headers, 'idempotency-key': idempotencyKey, 'x-request-id': attemptId };
+  const headers: Record<string, string> = Object.assign({}, call.headers, { 'idempotency-key': idempotencyKey, 'x-request-id': attemptId });
 
   let res: HttpResponse;
   try {
@@ -238,8 +238,8 @@ export async function attemptFunction(deps: AttemptDeps, service: ServiceConfig,
 export function withMetadata(service: ServiceConfig, outcome: ServiceOutcome, log: Logger): ServiceOutcome {
   if (outcome.kind !== 'ok' || !service.save) return outcome;
   const missing: string[] = [];
-  const pub = { ...outcome.metadataPublic, ...extractMetadata(service.save.metadata_public, outcome.response, missing) };
-  const admin = { ...outcome.metadataAdmin, ...extractMetadata(service.save.metadata_admin, outcome.response, missing) };
+  const pub = Object.assign({}, outcome.metadataPublic, extractMetadata(service.save.metadata_public, outcome.response, missing));
+  const admin = Object.assign({}, outcome.metadataAdmin, extractMetadata(service.save.metadata_admin, outcome.response, missing));
   // Paths only: the response values themselves may be personal data.
   if (missing.length > 0) log.warn('service response lacks paths to save', { service: service.name, paths: missing });
   return {
