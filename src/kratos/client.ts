@@ -44,13 +44,18 @@ function nativeHeaders(client: ForwardedClient, withBody: boolean): Record<strin
 export function createKratosClient(options: KratosClientOptions): KratosPort {
   const { transport, timeoutMs, identifierPointer } = options;
 
-  async function call(req: Omit<HttpRequest, 'timeoutMs'>): Promise<HttpResponse | UpstreamProblem> {
+  /** No async frame of its own: one call per Kratos request. */
+  function call(req: Omit<HttpRequest, 'timeoutMs'>): Promise<HttpResponse | UpstreamProblem> {
+    let sent: Promise<HttpResponse>;
     try {
-      return await transport(Object.assign({}, req, { timeoutMs }));
+      sent = transport(Object.assign({}, req, { timeoutMs }));
     } catch (err) {
+      sent = Promise.reject(err);
+    }
+    return sent.catch((err: unknown): UpstreamProblem => {
       if (err instanceof TransportError) return { reason: err.message, ...(err.aborted ? { aborted: true } : {}), ...(err.sent ? { sent: true } : {}) };
       throw err;
-    }
+    });
   }
 
   function isProblem(r: HttpResponse | UpstreamProblem): r is UpstreamProblem {

@@ -92,14 +92,16 @@ class Collector implements Dispatcher.DispatchHandler {
 
   onResponseEnd(): void {
     clearTimeout(this.timer);
-    const headers: Record<string, string> = {};
-    for (const name in this.received) {
-      const v = this.received[name];
-      if (v !== undefined) headers[name] = Array.isArray(v) ? v.join(', ') : v;
+    // undici's own object (lower-case names, made for this answer): repeated headers joined in place.
+    const headers = this.received;
+    for (const name in headers) {
+      const v = headers[name];
+      if (Array.isArray(v)) headers[name] = v.join(', ');
+      else if (v === undefined) delete headers[name];
     }
     const { chunks } = this;
     const body = chunks.length === 0 ? '' : (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
-    this.resolve({ status: this.status, headers, body });
+    this.resolve({ status: this.status, headers: headers as Record<string, string>, body });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
