@@ -8,7 +8,9 @@ import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository: one up from bench/, or two up from the bundled .cache/bench-server/. */
+export const repoRoot = existsSync(join(here, '..', 'package.json')) ? resolve(here, '..') : resolve(here, '..', '..');
 export const benchDir = join(repoRoot, 'bench');
 
 /** Where the load generator and the server under test run. */
@@ -265,4 +267,36 @@ export function percentile(values: ArrayLike<number>, p: number): number {
   const sorted = Float64Array.from(values).sort();
   const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[rank]!;
+}
+
+let benchServerBuild: Promise<string> | undefined;
+
+/**
+ * bench/server.ts bundled into plain JavaScript (esbuild, the options of `npm run build`), so
+ * every target runs as production does: no tsx loader in the process, whose transpiled output
+ * names each closure at run time (`__name`, measured at several µs of every sign-up). All
+ * kinds, the baselines too, run from this build. Built once per bench run.
+ */
+export function buildBenchServer(): Promise<string> {
+  return (benchServerBuild ??= (async () => {
+    const [{ build }, { zodEnglishOnly }] = await Promise.all([import('esbuild'), import('../scripts/zod-locales-plugin.ts')]);
+    const outdir = join(repoRoot, '.cache', 'bench-server');
+    await build({
+      entryPoints: [join(benchDir, 'server.ts')],
+      outdir,
+      outExtension: { '.js': '.mjs' },
+      bundle: true,
+      // Each kind's modules in their own chunk: a process loads only what its kind imports.
+      splitting: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+      plugins: [zodEnglishOnly()],
+      // The naive SDK baseline loads these as they are (CommonJS), as its users would.
+      external: ['@ory/client', 'axios'],
+      logLevel: 'warning',
+    });
+    return join(outdir, 'server.mjs');
+  })());
 }

@@ -299,8 +299,10 @@ BENCH_CPU_PROF=/tmp/prof npm run bench # also writes .cpuprofile files of the ga
 npm run bench -- --parts curves,worker # only those parts; prints only unless --out FILE
 \`\`\`
 
-- **Processes.** Every server is its own process, \`node --import tsx bench/server.ts <kind>\`
-  (the gateway is the real \`startNodeGateway\` with undici pools, as \`npm start\` runs it),
+- **Processes.** Every server is its own process, \`node .cache/bench-server/server.mjs <kind>\`:
+  bench/server.ts bundled by esbuild with the options of \`npm run build\`, so every target
+  runs as plain JavaScript as in production, none under the tsx loader (the gateway is the real
+  \`startNodeGateway\` with undici pools, as \`npm start\` runs it),
   pinned once ready with \`taskset -a -p -c <server CPU>\` (Kratos too, with \`GOMAXPROCS=1\`).
   The load generator (autocannon 9, no pipelining) is another process,
   \`taskset -c <load CPU> node … bench/load-worker.ts\`, that gives every sign-up a new email

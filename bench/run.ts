@@ -37,6 +37,7 @@ import {
   procStatusKb,
   repoRoot,
   spawnNode,
+  buildBenchServer,
   stopAllChildren,
   waitForHttpOk,
   type CorePlan,
@@ -218,7 +219,7 @@ interface StartedServer {
  * pins all its threads once it is ready (threads started later inherit the pinning).
  */
 async function startServer(kind: ServerKind, options: ServerOptions, cores: string | undefined, nodeArgs: string[] = []): Promise<StartedServer> {
-  const proc = spawnNode(join(benchDir, 'server.ts'), [kind], { cores: undefined, nodeArgs, env: { BENCH_SERVER_OPTIONS: JSON.stringify(options) } });
+  const proc = spawnNode(await buildBenchServer(), [kind], { cores: undefined, nodeArgs, tsx: false, env: { BENCH_SERVER_OPTIONS: JSON.stringify(options) } });
   const ready = await proc.ready;
   if (cores !== undefined && !pinProcess(proc.pid, cores)) throw new Error(`could not pin ${kind} (pid ${proc.pid}) to CPU ${cores}`);
   return { proc, ready };

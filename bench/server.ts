@@ -2,7 +2,10 @@
  * Child-process entry for everything the benchmark serves, so each runs in its own process
  * (its own core, CPU time and RSS):
  *
- *   node --import tsx bench/server.ts <kind>      with BENCH_SERVER_OPTIONS='{…}'
+ *   node .cache/bench-server/server.mjs <kind>      with BENCH_SERVER_OPTIONS='{…}'
+ *
+ * (the bench bundles this file first: `buildBenchServer` in bench/harness.ts; `node --import
+ * tsx bench/server.ts <kind>` runs it unbundled)
  *
  * kinds: gateway (the real Node gateway, `startNodeGateway`), direct, handwritten, naive-sdk
  * (bench/baselines.ts), stand-ins (bench/stand-ins.ts). Prints one JSON line with

@@ -40,6 +40,12 @@ export interface AppDeps {
    * they created and answer 503 instead of being cut off.
    */
   shutdownSignal?: AbortSignal;
+  /**
+   * Calls `gone` when the client's connection closes before its answer is written, and returns
+   * how to stop watching. The Node entry watches the socket (cheaper than the request's
+   * AbortSignal); by default the request's own `signal` is watched.
+   */
+  watchClient?: (c: Context, gone: () => void) => () => void;
   /** Told about every identity a failed rollback left behind (the Node entry exits non-zero then). */
   onLeftBehind?: (identityId: string | undefined) => void;
   /** Metrics and traces (the Node entry builds them from `metrics`/`tracing`); off by default. */
@@ -70,6 +76,9 @@ export interface Gateway {
   /** Rate limits, brute-force counters, equal timing, trusted proxies (src/abuse/). */
   abuse: AbuseGuard;
   shutdownSignal: AbortSignal | undefined;
+  /** Aborts of the requests in flight, for the shutdown signal to reach (see `requestSignal`). */
+  inFlight: Set<AbortController>;
+  watchClient: (c: Context, gone: () => void) => () => void;
   onLeftBehind: (identityId: string | undefined) => void;
   telemetry: Telemetry;
 }

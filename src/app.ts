@@ -5,7 +5,8 @@ import { requestId } from 'hono/request-id';
 import { createAbuseGuard } from './abuse/guard.ts';
 import { createMemoryRateLimitStore } from './abuse/store.ts';
 import { compileReturnToPolicy } from './after-jobs/return-to.ts';
-import type { AppDeps, AppEnv, Gateway } from './app-env.ts';
+import type { MiddlewareHandler, Next } from 'hono';
+import type { AppContext, AppDeps, AppEnv, Gateway } from './app-env.ts';
 import { ConfigError } from './config.ts';
 import { serveOpenApiDocument } from './docs/openapi.ts';
 import { docsRoutes } from './docs/route.ts';
@@ -20,6 +21,7 @@ import { observeRequests } from './observability/middleware.ts';
 import { noopTelemetry } from './observability/telemetry.ts';
 import { bodyProblem } from './middleware/body.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
+import { watchRequestSignal } from './middleware/request-context.ts';
 import { originGuard } from './middleware/origin-guard.ts';
 import { codeSignUpRoutes } from './registration/code-signup.ts';
 import { registrationRoutes } from './registration/route.ts';
@@ -35,6 +37,20 @@ import { randomSecret } from './shared/crypto.ts';
 import { verificationRoutes } from './verification/route.ts';
 
 export type { AppDeps, AppEnv } from './app-env.ts';
+
+/** Hono's CORS middleware for the configured origins, or undefined when none are listed. */
+function corsFor(origins: readonly string[]): MiddlewareHandler | undefined {
+  if (origins.length === 0) return undefined;
+  const allowed = new Set(origins);
+  return cors({
+    origin: (origin) => (allowed.has(origin) ? origin : null),
+    credentials: true,
+    allowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+    allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Token', 'X-Session-Delivery', 'Idempotency-Key', 'X-Request-Id'],
+    exposeHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy'],
+    maxAge: 600,
+  });
+}
 
 /** Fills in every default of `deps`, once: the rest of the code never sees an optional dependency. */
 function resolveGateway(deps: AppDeps): Gateway {
@@ -81,6 +97,15 @@ function resolveGateway(deps: AppDeps): Gateway {
   let idempotency: Promise<IdempotencyStore> | undefined;
   const peerAddress = deps.peerAddress;
   const onLeftBehind = deps.onLeftBehind;
+  // One listener on the shutdown signal for all requests, rather than one per request.
+  const inFlight = new Set<AbortController>();
+  deps.shutdownSignal?.addEventListener(
+    'abort',
+    () => {
+      for (const controller of inFlight) controller.abort();
+    },
+    { once: true },
+  );
   return {
     config,
     kratos: deps.kratos,
@@ -105,6 +130,8 @@ function resolveGateway(deps: AppDeps): Gateway {
       secret: config.idempotency.secret ?? '',
     }),
     shutdownSignal: deps.shutdownSignal,
+    inFlight,
+    watchClient: deps.watchClient ?? watchRequestSignal,
     onLeftBehind: onLeftBehind ? (id) => onLeftBehind(id) : () => {},
     telemetry,
   };
@@ -123,12 +150,45 @@ export function createApp(deps: AppDeps) {
   // otherwise makes one; it is echoed back and forwarded to Kratos.
   app.use(requestId());
   // Before the access log: its line, and everything after, runs inside the request's span.
-  app.use(observeRequests(gateway.telemetry));
+  // Only mounted when metrics or tracing are on: every middleware is an async layer per request.
+  if (gateway.telemetry.metrics.enabled || gateway.telemetry.tracing.enabled) app.use(observeRequests(gateway.telemetry));
+  // Under `server.base_path` (mounted with `app.route(base, gateway)`), a request outside it means
+  // a mount that does not match the config: a 404, rather than cookies set for the wrong path.
+  const base = config.server.base_path;
+  const checkOrigin = originGuard(config.cors.allowed_origins, config.session.cookie);
+  const limitBody = bodyLimit(config.server.body_limit_bytes);
+  const cors = corsFor(config.cors.allowed_origins);
+  /**
+   * Inside CORS (a preflight is answered there), so that CORS headers reach a refusal too: the
+   * origin guard and the body limit, then the routes.
+   */
+  const admitted = async (c: AppContext, next: Next): Promise<void> => {
+    try {
+      checkOrigin(c);
+      const res = await limitBody(c, next);
+      if (res instanceof Response) c.res = res;
+    } catch (err) {
+      c.res = errorResponse(c, err);
+    }
+  };
+  // The front door, one middleware (issue 16: each layer costs a promise and a frame per
+  // request): request context, the access log, base path, CORS, origin guard and body limit.
   app.use(async (c, next) => {
     const started = now();
     c.set('gateway', gateway);
     c.set('log', logger.child({ request_id: c.get('requestId') }));
-    await next();
+    try {
+      if (base && c.req.path !== base && !c.req.path.startsWith(`${base}/`)) throw new AppError('NOT_FOUND');
+      if (!cors) await admitted(c, next);
+      else {
+        // A preflight is answered by CORS itself; what a middleware returns is the response.
+        const res = await cors(c, () => admitted(c, next));
+        if (res instanceof Response) c.res = res;
+      }
+    } catch (err) {
+      // The base path's 404 (the routes' errors are answered by onError inside `next`).
+      c.res = errorResponse(c, err);
+    }
     // No query string, bodies or headers in the access log: they can carry secrets.
     c.get('log').info('request', {
       method: c.req.method,
@@ -137,28 +197,6 @@ export function createApp(deps: AppDeps) {
       duration_ms: now() - started,
     });
   });
-  // Under `server.base_path` (mounted with `app.route(base, gateway)`), a request outside it means
-  // a mount that does not match the config: a 404, rather than cookies set for the wrong path.
-  const base = config.server.base_path;
-  if (base) app.use(async (c, next) => {
-    if (c.req.path !== base && !c.req.path.startsWith(`${base}/`)) throw new AppError('NOT_FOUND');
-    await next();
-  });
-  if (config.cors.allowed_origins.length > 0) {
-    const allowed = new Set(config.cors.allowed_origins);
-    app.use(
-      cors({
-        origin: (origin) => (allowed.has(origin) ? origin : null),
-        credentials: true,
-        allowMethods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
-        allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Token', 'X-Session-Delivery', 'Idempotency-Key', 'X-Request-Id'],
-        exposeHeaders: ['X-Request-Id', 'Retry-After', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy'],
-        maxAge: 600,
-      }),
-    );
-  }
-  app.use(originGuard(config.cors.allowed_origins, config.session.cookie));
-  app.use(bodyLimit(config.server.body_limit_bytes));
 
   app.route('/', healthRoutes());
   app.route('/', registrationRoutes(config));
@@ -181,7 +219,7 @@ export function createApp(deps: AppDeps) {
   app.all('*', (c) => problemResponse(c, new AppError('NOT_FOUND')));
 
   // The one error path: everything becomes application/problem+json.
-  app.onError((err, c) => {
+  function errorResponse(c: AppContext, err: unknown): Response {
     if (err instanceof AppError) {
       if (err.status >= 500) c.get('log')?.warn('request failed', { code: err.code, status: err.status });
       return problemResponse(c, err);
@@ -193,7 +231,8 @@ export function createApp(deps: AppDeps) {
     }
     (c.get('log') ?? logger).error('unhandled error', { error: err });
     return problemResponse(c, new AppError('INTERNAL_ERROR'));
-  });
+  }
+  app.onError((err, c) => errorResponse(c, err));
 
   return app;
 }

@@ -123,8 +123,22 @@ export interface ClientIpInput {
 }
 
 /** The client IP (canonical), or the peer's when no trusted hop vouches for another. */
+// The peer of every request is parsed again and again (a few µs with ipaddr.js): the last few
+// hundred are remembered. Bounded, so a flood of distinct peers costs at most its size.
+const peerCache = new Map<string, string | undefined>();
+const PEER_CACHE_SIZE = 512;
+
+function canonicalPeer(peer: string | undefined): string | undefined {
+  if (peer === undefined) return undefined;
+  if (peerCache.has(peer)) return peerCache.get(peer);
+  const canonical = canonicalIp(peer);
+  if (peerCache.size >= PEER_CACHE_SIZE) peerCache.delete(peerCache.keys().next().value!);
+  peerCache.set(peer, canonical);
+  return canonical;
+}
+
 export function resolveClientIp(input: ClientIpInput): string | undefined {
-  const peer = canonicalIp(input.peer);
+  const peer = canonicalPeer(input.peer);
   if (peer === undefined || input.headerValue === undefined || !isTrusted(peer, input.trust, 0)) return peer;
   // Many hops may write X-Forwarded-For and Forwarded in several header lines; Hono joins them with ", ".
   let chain: Array<string | undefined>;

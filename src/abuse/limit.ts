@@ -17,9 +17,15 @@ import { LimiterUnavailableError, type Counter } from './store.ts';
  * (draft-ietf-httpapi-ratelimit-headers); over a limit it is a 429 RATE_LIMITED with
  * `Retry-After`. A shared store that cannot be asked fails closed (503 LIMITER_UNAVAILABLE).
  */
-export async function enforceRateLimit(c: AppContext, route: RateLimitedRoute, identifier?: string): Promise<void> {
+export function enforceRateLimit(c: AppContext, route: RateLimitedRoute, identifier?: string): Promise<void> | undefined {
   const { abuse } = c.get('gateway');
-  if (!abuse.config.enabled) return;
+  // Off: nothing to await (no promise, no async frame per request).
+  if (!abuse.config.enabled) return undefined;
+  return enforce(c, route, identifier);
+}
+
+async function enforce(c: AppContext, route: RateLimitedRoute, identifier: string | undefined): Promise<void> {
+  const { abuse } = c.get('gateway');
   const limits = abuse.config.rate_limits[route];
   const checks: Array<{ name: string; limit: WindowLimit; key: string }> = [];
   if (limits.ip) checks.push({ name: 'ip', limit: limits.ip, key: `${route}:ip:${rateKeyOfIp(clientIpOf(c))}` });

@@ -52,7 +52,7 @@ export async function replaySessionJobs(
     if (revoked.kind !== 'ok') log.warn('could not revoke the unused Kratos session', { kind: revoked.kind });
     return { output: {} };
   }
-  if (delivery === 'token') return { output: { ...(session ? { session } : {}), session_token: token } };
+  if (delivery === 'token') return { output: session ? { session, session_token: token } : { session_token: token } };
   if (!deps.cookies) throw new AppError('INTERNAL_ERROR', { detail: 'Cookie delivery needs secrets.session.' });
   const now = deps.now();
   const expiresAt = session?.expires_at ? Date.parse(session.expires_at) : NaN;

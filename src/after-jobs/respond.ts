@@ -17,5 +17,5 @@ export function respondWithOutcome(c: Context, outcome: FlowOutcome): Response {
   if (outcome.cookie) applyCookie(c, outcome.cookie);
   const { body, redirectTo } = outcome;
   if (redirectTo && isHtmlFormPost(c)) return c.redirect(redirectTo, 303);
-  return c.json(redirectTo ? { ...body, redirect_to: redirectTo } : body, 200);
+  return c.json(redirectTo ? Object.assign({}, body, { redirect_to: redirectTo }) : body, 200);
 }

@@ -44,13 +44,18 @@ function nativeHeaders(client: ForwardedClient, withBody: boolean): Record<strin
 export function createKratosClient(options: KratosClientOptions): KratosPort {
   const { transport, timeoutMs, identifierPointer } = options;
 
-  async function call(req: Omit<HttpRequest, 'timeoutMs'>): Promise<HttpResponse | UpstreamProblem> {
+  /** No async frame of its own: one call per Kratos request. */
+  function call(req: Omit<HttpRequest, 'timeoutMs'>): Promise<HttpResponse | UpstreamProblem> {
+    let sent: Promise<HttpResponse>;
     try {
-      return await transport({ ...req, timeoutMs });
+      sent = transport(Object.assign({}, req, { timeoutMs }));
     } catch (err) {
+      sent = Promise.reject(err);
+    }
+    return sent.catch((err: unknown): UpstreamProblem => {
       if (err instanceof TransportError) return { reason: err.message, ...(err.aborted ? { aborted: true } : {}), ...(err.sent ? { sent: true } : {}) };
       throw err;
-    }
+    });
   }
 
   function isProblem(r: HttpResponse | UpstreamProblem): r is UpstreamProblem {
@@ -147,7 +152,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
         method: 'GET',
         origin: options.publicUrl,
         path: `/self-service/${flow}/flows?id=${encodeURIComponent(flowId)}`,
-        headers: nativeHeaders({ ...client, sessionToken: undefined }, false),
+        headers: nativeHeaders(Object.assign({}, client, { sessionToken: undefined }), false),
         signal: client.signal,
       });
       const down = unavailableOrNull(res);
@@ -166,7 +171,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
         method: 'GET',
         origin: options.publicUrl,
         path: '/sessions/whoami',
-        headers: nativeHeaders({ ...client, sessionToken: token }, false),
+        headers: nativeHeaders(Object.assign({}, client, { sessionToken: token }), false),
       });
       const down = unavailableOrNull(res);
       if (down) return down;
@@ -186,7 +191,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
           method: 'DELETE',
           origin: options.publicUrl,
           path: '/self-service/logout/api',
-          headers: { ...nativeHeaders({ ...client, sessionToken: undefined }, true) },
+          headers: nativeHeaders(Object.assign({}, client, { sessionToken: undefined }), true),
           body: JSON.stringify({ session_token: token }),
         },
         [204],
@@ -196,7 +201,7 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
 
     revokeOtherSessions: (token, client) =>
       action(
-        { method: 'DELETE', origin: options.publicUrl, path: '/sessions', headers: nativeHeaders({ ...client, sessionToken: token }, false) },
+        { method: 'DELETE', origin: options.publicUrl, path: '/sessions', headers: nativeHeaders(Object.assign({}, client, { sessionToken: token }), false) },
         [200, 204],
         401,
       ),

@@ -45,7 +45,7 @@ export function performRegistration(
   return runNativeFlow(kratos, 'registration', submission, client, {
     onExpired,
     // The lost-answer resolution needs the flow's issued_at (see lost-answer.ts).
-    decorate: (result, created): PerformedRegistration => (result.kind === 'ambiguous' ? { ...result, flowIssuedAt: created.issuedAt } : result),
+    decorate: (result, created): PerformedRegistration => (result.kind === 'ambiguous' ? Object.assign({}, result, { flowIssuedAt: created.issuedAt }) : result),
   });
 }
 

@@ -42,7 +42,7 @@ export async function signIn(deps: SignInDeps, input: SignInInput): Promise<Flow
   );
   if (result.kind !== 'ok') throw kratosFailure(log, 'login', result);
   const { submission, ...rest } = input;
-  return completeSignIn(deps, { session: result.session, token: result.sessionToken }, { ...rest, identifier: submission.identifier });
+  return completeSignIn(deps, { session: result.session, token: result.sessionToken }, Object.assign({}, rest, { identifier: submission.identifier }));
 }
 
 // --- second factor (issue 14) ---
@@ -74,7 +74,7 @@ export async function completeSignIn(
 async function secondFactorChallenge(deps: SignInDeps, issued: { session: Session; token: string }, client: ForwardedClient, identifier: string | undefined): Promise<AppError> {
   const { log } = deps;
   // The methods come from an aal2 login flow created with the AAL1 token (its node groups).
-  const created = await deps.kratos.createFlow('login_second_factor', { ...client, sessionToken: issued.token });
+  const created = await deps.kratos.createFlow('login_second_factor', Object.assign({}, client, { sessionToken: issued.token }));
   if (created.kind !== 'flow') return kratosFailure(log, 'login (second factor)', created);
   const groups = new Set((created.ui?.nodes ?? []).map((n) => n.group as string));
   const methods = Object.keys(methodNames).flatMap((g) => (groups.has(g) ? [methodNames[g]!] : []));
@@ -112,12 +112,12 @@ async function reauthenticate(deps: SignInDeps, input: SignInInput): Promise<Flo
   if (result.kind !== 'ok') throw kratosFailure(log, 'login', result);
   if (result.sessionToken !== current) {
     log.warn('refresh login named another identity; revoking the session Kratos created for it', { identity_id: result.session.identity?.id });
-    const revoked = await deps.kratos.revokeSession(result.sessionToken, { ...input.client, sessionToken: undefined });
+    const revoked = await deps.kratos.revokeSession(result.sessionToken, Object.assign({}, input.client, { sessionToken: undefined }));
     if (revoked.kind !== 'ok') log.error('could not revoke the session of the other identity', { kind: revoked.kind });
     throw new AppError('INVALID_CREDENTIALS');
   }
   log.info('session re-authenticated', { identity_id: result.session.identity?.id, delivery: input.delivery });
-  const plan: AfterJobPlan = { ...deps.plan, revokeActiveSessions: false, session: true };
+  const plan: AfterJobPlan = Object.assign({}, deps.plan, { revokeActiveSessions: false, session: true });
   const session = await replaySessionJobs(deps, plan, { session: result.session, token: result.sessionToken }, input.delivery, input.client);
   return { body: { ...session.output }, cookie: session.cookie, redirectTo: input.redirectTo };
 }

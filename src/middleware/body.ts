@@ -20,6 +20,10 @@ export const MAX_BODY_DEPTH = 32;
 // What Hono's json validator parses (on the media type, parameters removed).
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/;
 
+// The Content-Type (parameters included) that zod-openapi's media-type gate lets through to a
+// JSON body; anything else takes the route's own path, which answers 415.
+const JSON_REQUEST = /^application\/([a-z-.]+\+)?json(;\s*[a-zA-Z0-9-]+=([^;]+))*$/i;
+
 const FORM_MEDIA_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data'] as const;
 type FormMediaType = (typeof FORM_MEDIA_TYPES)[number];
 
@@ -59,7 +63,7 @@ export function jsonNestingDepth(text: string, limit = MAX_BODY_DEPTH): number {
  * leniently would turn bad bytes into U+FFFD inside a name) and nested at most MAX_BODY_DEPTH
  * deep. Hono caches the bytes read here, so the route's validator does not read them again.
  */
-async function checkJsonBody(c: AppContext): Promise<void> {
+async function checkJsonBody(c: AppContext): Promise<string> {
   let text: string;
   try {
     text = utf8.decode(await c.req.arrayBuffer());
@@ -73,6 +77,7 @@ async function checkJsonBody(c: AppContext): Promise<void> {
   // Response from the cached bytes and decode them a second time.
   // (Hono keeps promises in `bodyCache`; its type says plain values.)
   (c.req.bodyCache as unknown as { text?: Promise<string> }).text = Promise.resolve(text);
+  return text;
 }
 
 /** True if the body starts like JSON (`{`, `[`, or their URL-encoded forms), after a BOM and whitespace. */
@@ -117,12 +122,38 @@ export function acceptBody<T>(
   schema: z.ZodType<T>,
   handle: (c: AppContext, body: T) => Promise<Response>,
   prepare: (form: Record<string, unknown>) => Record<string, unknown> = (form) => form,
+  /** The route's request-header schema, if it has one (checked first, as its validator would). */
+  headers?: z.ZodObject,
 ): MiddlewareHandler<AppEnv> {
+  const headerNames = headers ? Object.keys(headers.shape) : [];
   return async (c, next) => {
     if (!isHtmlFormPost(c)) {
       const type = mediaTypeOf(c);
-      if (type !== undefined && JSON_MEDIA_TYPE.test(type)) await checkJsonBody(c);
-      return next();
+      if (type === undefined || !JSON_MEDIA_TYPE.test(type)) return next();
+      const text = await checkJsonBody(c);
+      // With a query string the OpenAPI route validates it too: let its validators run.
+      if (c.req.url.includes('?') || !JSON_REQUEST.test(c.req.header('content-type') ?? '')) return next();
+      // Otherwise parse and validate here, once and synchronously, rather than in the route's
+      // validator layers (issue 16). Same schemas, same order (headers, then the body), same
+      // problems: INVALID_JSON, or VALIDATION_FAILED with the route's pointers.
+      if (headers) {
+        const given: Record<string, string> = {};
+        for (const name of headerNames) {
+          const value = c.req.header(name);
+          if (value !== undefined) given[name] = value;
+        }
+        const checked = headers.safeParse(given);
+        if (!checked.success) throw validationError(zodIssuesToFieldErrors(checked.error.issues, undefined, ['header']));
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new AppError('INVALID_JSON');
+      }
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) throw validationError(zodIssuesToFieldErrors(parsed.error.issues, json));
+      return handle(c, parsed.data);
     }
     const form = prepare(await readFormBody(c));
     const parsed = schema.safeParse(form);

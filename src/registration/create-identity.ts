@@ -21,7 +21,7 @@ export async function createIdentity(deps: SignUpDeps, submission: RegistrationS
   const result = await performRegistration(kratos, submission, client, () =>
     log.info('registration flow expired between create and submit; retrying with a new flow'),
   );
-  if (result.kind === 'ok') return { ...result, how: 'created' };
+  if (result.kind === 'ok') return Object.assign({}, result, { how: 'created' as const });
   if (result.kind !== 'ambiguous') {
     throwIfAborted(client.signal);
     throw kratosFailure(log, 'registration', result);
@@ -40,12 +40,12 @@ export async function createIdentity(deps: SignUpDeps, submission: RegistrationS
   log.info('lost registration answer resolved', { outcome: resolved.kind, ...('identity' in resolved ? { identity_id: resolved.identity.id } : {}) });
   switch (resolved.kind) {
     case 'created':
-      return { ...resolved.result, how: 'created' };
+      return Object.assign({}, resolved.result, { how: 'created' as const });
     case 'ours': {
       const { identity, login } = resolved;
       // The session Kratos made with the lost answer has a token nobody holds: revoke it.
       if (login) {
-        const revoked = await kratos.revokeOtherSessions(login.sessionToken, { ...client, signal: undefined });
+        const revoked = await kratos.revokeOtherSessions(login.sessionToken, Object.assign({}, client, { signal: undefined }));
         if (revoked.kind !== 'ok') log.warn('could not revoke the session of the lost answer', { kind: revoked.kind });
       }
       return { kind: 'ok', identity, continueWith: [], ...(login ? { session: login.session, sessionToken: login.sessionToken } : {}), how: 'recovered' };

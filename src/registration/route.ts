@@ -10,6 +10,7 @@ import { chooseDelivery } from '../session/delivery.ts';
 import { forwardedClient } from '../session/incoming.ts';
 import { valueAtPointer } from '../shared/json-pointer.ts';
 import { createRouter } from '../shared/router.ts';
+import type { z } from '@hono/zod-openapi';
 import { registrationContract } from './contract.ts';
 import type { SignUpDeps } from './deps.ts';
 import { coerceFormFields, toSubmission, type RegistrationBody } from './fields.ts';
@@ -31,7 +32,7 @@ export function registrationRoutes(config: GatewayConfig) {
     const { metadata, ...submission } = toSubmission(body, fields);
     const forwarded = await forwardedClient(c);
     const { signal, dispose } = requestSignal(c);
-    const client = { ...forwarded, signal };
+    const client = Object.assign(forwarded, { signal });
     const deps: SignUpDeps = {
       kratos: gateway.kratos,
       services: gateway.services,
@@ -72,6 +73,7 @@ export function registrationRoutes(config: GatewayConfig) {
       request,
       async (c, data) => (await enforceRateLimit(c, 'registration', identifierOf(data)), withIdempotency(c, data, (key) => register(c, data, key))),
       (form) => coerceFormFields(form, fields),
+      route.request.headers as z.ZodObject,
     ),
   );
   return router.openapi(route, async (c) => {

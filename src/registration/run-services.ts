@@ -55,7 +55,7 @@ export async function runAfterServices(
   signal: AbortSignal | undefined,
 ): Promise<ReportedService[]> {
   const { log, requestId } = deps;
-  const afterCtx: TemplateContext = { ...ctx, identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } };
+  const afterCtx: TemplateContext = Object.assign({}, ctx, { identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } });
   const after = await deps.services.runStage('after', afterCtx, { idempotencyKey: ctx.idempotency_key, requestId, signal });
   // Aborted services failed only because of the abort: the sign-up is undone, whatever their policy.
   throwIfAborted(signal);
@@ -64,8 +64,8 @@ export async function runAfterServices(
     throw stageError(after.verdict, 'SIGNUP_ROLLED_BACK');
   }
 
-  const metadataPublic = { ...fieldMetadata.metadataPublic, ...after.metadataPublic };
-  const metadataAdmin = { ...fieldMetadata.metadataAdmin, ...after.metadataAdmin };
+  const metadataPublic = Object.assign({}, fieldMetadata.metadataPublic, after.metadataPublic);
+  const metadataAdmin = Object.assign({}, fieldMetadata.metadataAdmin, after.metadataAdmin);
   const hasPublic = Object.keys(metadataPublic).length > 0;
   const hasAdmin = Object.keys(metadataAdmin).length > 0;
   if (hasPublic || hasAdmin) {

@@ -5,6 +5,7 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createGateway, type Gateway, type GatewayOptions } from '../gateway.ts';
 import { createUndiciTransport, type UndiciTransportOptions } from './node-transport.ts';
+import { watchNodeClient } from './node-client.ts';
 
 export { startNodeGateway, startNodeRetryWorker, main, type NodeGateway, type NodeGatewayOptions, type ShutdownReport } from './node.ts';
 export { loadConfigFile } from './node-config.ts';
@@ -32,6 +33,7 @@ export function createNodeGateway(options: Omit<GatewayOptions, 'fetch' | 'trans
   const gateway = createGateway({
     env: process.env,
     peerAddress: (c) => getConnInfo(c).remote.address,
+    watchClient: watchNodeClient,
     ...rest,
     transport: upstream.transport,
   });

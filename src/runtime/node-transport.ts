@@ -1,5 +1,5 @@
-import { errors, Pool } from 'undici';
-import { TransportError, type HttpTransport } from '../shared/http.ts';
+import { errors, Pool, type Dispatcher } from 'undici';
+import { TransportError, type HttpResponse, type HttpTransport } from '../shared/http.ts';
 
 export interface UndiciTransportOptions {
   /** Sockets per upstream origin. */
@@ -28,6 +28,88 @@ function mayHaveBeenSent(err: unknown): boolean {
   return !(typeof code === 'string' && NOT_CONNECTED.has(code));
 }
 
+/** What a failed call becomes: aborted by the caller, timed out, or unreachable. */
+function transportError(signal: AbortSignal | undefined, err: unknown): TransportError {
+  if (signal?.aborted) return new TransportError('upstream call aborted', false, { cause: err, sent: true, aborted: true });
+  const timedOut =
+    err instanceof errors.HeadersTimeoutError ||
+    err instanceof errors.BodyTimeoutError ||
+    err instanceof errors.ConnectTimeoutError ||
+    (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
+  return new TransportError(timedOut ? 'upstream timed out' : 'upstream unreachable', timedOut, { cause: err, sent: mayHaveBeenSent(err) });
+}
+
+/**
+ * undici checks its header and body timeouts on a coarse clock (about a second), so a shorter
+ * timeout could run up to a second late. Calls with a timeout below this get a timer of their
+ * own; the default timeouts (5 s for services, 10 s for Kratos) need none, and the hot path
+ * stays free of a timer per call.
+ */
+const PRECISE_TIMEOUT_BELOW_MS = 2_000;
+
+/**
+ * A `dispatch` handler that collects the answer: the same pool, keep-alive and timers as
+ * `pool.request()`, without a BodyReadable stream and its consumer per response (issue 16:
+ * measured in BENCHMARKS.md). A class, so a call allocates one object rather than five closures.
+ */
+class Collector implements Dispatcher.DispatchHandler {
+  private readonly chunks: Buffer[] = [];
+  private status = 0;
+  private received: Record<string, string | string[] | undefined> = {};
+  private controller: Dispatcher.DispatchController | undefined;
+  private expired: Error | undefined;
+  private readonly timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    timeoutMs: number,
+    private readonly resolve: (res: HttpResponse) => void,
+    private readonly fail: (err: unknown) => void,
+  ) {
+    if (timeoutMs < PRECISE_TIMEOUT_BELOW_MS) {
+      this.timer = setTimeout(() => {
+        this.expired = new errors.HeadersTimeoutError(`no answer within ${timeoutMs} ms`);
+        this.controller?.abort(this.expired);
+      }, timeoutMs);
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    // Waited for a free connection longer than the whole timeout.
+    if (this.expired) controller.abort(this.expired);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    // 1xx informational answers come before the real one.
+    if (statusCode < 200) return;
+    this.status = statusCode;
+    this.received = headers;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    clearTimeout(this.timer);
+    // undici's own object (lower-case names, made for this answer): repeated headers joined in place.
+    const headers = this.received;
+    for (const name in headers) {
+      const v = headers[name];
+      if (Array.isArray(v)) headers[name] = v.join(', ');
+      else if (v === undefined) delete headers[name];
+    }
+    const { chunks } = this;
+    const body = chunks.length === 0 ? '' : (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
+    this.resolve({ status: this.status, headers: headers as Record<string, string>, body });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    clearTimeout(this.timer);
+    this.fail(err);
+  }
+}
+
 /**
  * Node transport: one undici Pool per upstream origin, with keep-alive. A proxy hop through
  * a Pool measured 4–5x faster here than global fetch or axios.
@@ -47,9 +129,9 @@ export function createUndiciTransport(options: UndiciTransportOptions = {}): Clo
     return pool;
   };
 
-  const transport: HttpTransport = async (req) => {
-    try {
-      const res = await poolFor(req.origin).request({
+  const transport: HttpTransport = (req) =>
+    new Promise((resolve, reject) => {
+      const options: Dispatcher.DispatchOptions = {
         method: req.method,
         path: req.path,
         headers: req.headers,
@@ -61,22 +143,15 @@ export function createUndiciTransport(options: UndiciTransportOptions = {}): Clo
         // No `signal` either: undici's abort listener per call cost ~12% of the pipeline
         // benchmark's throughput. Calls are cut by `abortAllExcept` at the shutdown deadline
         // instead, and a request whose client left stops at its next step.
-      });
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+      };
+      const fail = (err: unknown) => reject(transportError(req.signal, err));
+      try {
+        poolFor(req.origin).dispatch(options, new Collector(req.timeoutMs, resolve, fail));
+      } catch (err) {
+        // A closed pool or a request undici refuses may throw instead of calling onResponseError.
+        fail(err);
       }
-      return { status: res.statusCode, headers, body: await res.body.text() };
-    } catch (err) {
-      if (req.signal?.aborted) throw new TransportError('upstream call aborted', false, { cause: err, sent: true, aborted: true });
-      const timedOut =
-        err instanceof errors.HeadersTimeoutError ||
-        err instanceof errors.BodyTimeoutError ||
-        err instanceof errors.ConnectTimeoutError ||
-        (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError'));
-      throw new TransportError(timedOut ? 'upstream timed out' : 'upstream unreachable', timedOut, { cause: err, sent: mayHaveBeenSent(err) });
-    }
-  };
+    });
 
   return {
     transport,

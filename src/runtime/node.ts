@@ -1,4 +1,5 @@
 import { serve, type ServerType } from '@hono/node-server';
+import { watchNodeClient } from './node-client.ts';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -120,6 +121,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
         }
       : {}),
     shutdownSignal: shutdown.signal,
+    watchClient: watchNodeClient,
     onLeftBehind: () => void leftBehind++,
     telemetry,
     ...(config.docs.enabled ? { docsAssets: nodeDocsAssets() } : {}),

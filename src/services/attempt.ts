@@ -2,7 +2,7 @@ import type { FieldError } from '../errors.ts';
 import { TransportError, type HttpResponse, type HttpTransport } from '../shared/http.ts';
 import type { Logger } from '../shared/log.ts';
 import { DEFAULT_REJECTION_CODE, GENERIC_REJECTION_MESSAGE, type ServiceConfig } from './config.ts';
-import { getPath, renderTemplate, renderUrl, TemplateError, type TemplateContext } from './template.ts';
+import { compileJsonTemplate, compileUrl, getPath, TemplateError, type TemplateContext } from './template.ts';
 
 /**
  * One attempt at one external service, HTTP or TypeScript function, turned into a plain
@@ -117,32 +117,50 @@ function isOutcome(value: unknown): value is ServiceOutcome {
 const timedOut = Symbol('timed out');
 const aborted = Symbol('aborted');
 
+/** What an HTTP service's request is built from, compiled once per service config. */
+interface CompiledHttpCall {
+  url: (ctx: TemplateContext) => { origin: string; path: string };
+  body: ((ctx: TemplateContext) => string) | undefined;
+  /** Configured headers, then the gateway's own fixed ones (which win). */
+  headers: Record<string, string>;
+}
+
+const compiledCalls = new WeakMap<ServiceConfig, CompiledHttpCall>();
+
+function compiledCall(service: ServiceConfig): CompiledHttpCall {
+  let compiled = compiledCalls.get(service);
+  if (!compiled) {
+    const http = service.http!;
+    const body = http.body === undefined ? undefined : compileJsonTemplate(http.body);
+    compiled = {
+      url: compileUrl(http.url),
+      body,
+      headers: { ...http.headers, accept: 'application/json', ...(body ? { 'content-type': 'application/json' } : {}) },
+    };
+    compiledCalls.set(service, compiled);
+  }
+  return compiled;
+}
+
 export async function attemptHttp(deps: AttemptDeps, service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, attemptId: string, signal: AbortSignal | undefined): Promise<Attempt> {
-  const http = service.http!;
-  let url: URL;
+  const call = compiledCall(service);
+  let target: { origin: string; path: string };
   let body: string | undefined;
   try {
-    url = renderUrl(http.url, ctx);
-    body = http.body === undefined ? undefined : JSON.stringify(renderTemplate(http.body, ctx));
+    target = call.url(ctx);
+    body = call.body?.(ctx);
   } catch (err) {
     if (err instanceof TemplateError) return { outcome: { kind: 'failed', reason: `template: ${err.message}`, retryable: false } };
     throw err;
   }
-  // Configured headers first, so the gateway's own ones always win.
-  const headers: Record<string, string> = {
-    ...http.headers,
-    accept: 'application/json',
-    'idempotency-key': idempotencyKey,
-    'x-request-id': attemptId,
-  };
-  if (body !== undefined) headers['content-type'] = 'application/json';
+  const headers: Record<string, string> = Object.assign({}, call.headers, { 'idempotency-key': idempotencyKey, 'x-request-id': attemptId });
 
   let res: HttpResponse;
   try {
     res = await deps.transport({
-      method: http.method,
-      origin: url.origin,
-      path: url.pathname + url.search,
+      method: service.http!.method,
+      origin: target.origin,
+      path: target.path,
       headers,
       ...(body !== undefined ? { body } : {}),
       timeoutMs: service.timeout_ms,
@@ -220,8 +238,8 @@ export async function attemptFunction(deps: AttemptDeps, service: ServiceConfig,
 export function withMetadata(service: ServiceConfig, outcome: ServiceOutcome, log: Logger): ServiceOutcome {
   if (outcome.kind !== 'ok' || !service.save) return outcome;
   const missing: string[] = [];
-  const pub = { ...outcome.metadataPublic, ...extractMetadata(service.save.metadata_public, outcome.response, missing) };
-  const admin = { ...outcome.metadataAdmin, ...extractMetadata(service.save.metadata_admin, outcome.response, missing) };
+  const pub = Object.assign({}, outcome.metadataPublic, extractMetadata(service.save.metadata_public, outcome.response, missing));
+  const admin = Object.assign({}, outcome.metadataAdmin, extractMetadata(service.save.metadata_admin, outcome.response, missing));
   // Paths only: the response values themselves may be personal data.
   if (missing.length > 0) log.warn('service response lacks paths to save', { service: service.name, paths: missing });
   return {

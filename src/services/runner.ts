@@ -62,6 +62,13 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
   const telemetry = deps.telemetry ?? noopTelemetry;
   const attemptDeps: AttemptDeps = { transport: deps.transport, functions, now };
   const byName = new Map(deps.services.map((s) => [s.name, s]));
+  // The config does not change after start: plan each stage's steps once.
+  const stepsByStage = new Map<Stage, ServiceConfig[][]>();
+  const stepsFor = (stage: Stage) => {
+    let steps = stepsByStage.get(stage);
+    if (!steps) stepsByStage.set(stage, (steps = stepsOf(deps.services, stage)));
+    return steps;
+  };
 
   const unregistered = deps.services.filter((s) => s.function !== undefined && !Object.hasOwn(functions, s.function));
   if (unregistered.length > 0) {
@@ -134,7 +141,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
   return {
     async runStage(stage, ctx, meta) {
       const log = deps.logger.child({ request_id: meta.requestId, stage });
-      const steps = stepsOf(deps.services, stage);
+      const steps = stepsFor(stage);
       const outcomes: ServiceRun[] = [];
       const skipped: string[] = [];
       let verdict: StageVerdict = { kind: 'proceed' };
@@ -145,7 +152,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
         }
         // One concurrent group: all run at once and all finish, so the step takes as long
         // as its slowest service and every outcome is known.
-        const runs = await Promise.all(step.map((s) => runOne(s, ctx, meta.idempotencyKey, log, meta.signal)));
+        const runs = step.length === 1 ? [await runOne(step[0]!, ctx, meta.idempotencyKey, log, meta.signal)] : await Promise.all(step.map((s) => runOne(s, ctx, meta.idempotencyKey, log, meta.signal)));
         outcomes.push(...runs);
         verdict = verdictOf(runs);
       }

@@ -72,7 +72,10 @@ export function stops(run: ServiceRun): boolean {
   return run.stage === 'before' || run.onFailure === 'rollback';
 }
 
+const PROCEED: StageVerdict = Object.freeze({ kind: 'proceed' });
+
 export function verdictOf(runs: ServiceRun[]): StageVerdict {
+  if (runs.every((r) => r.outcome.kind === 'ok')) return PROCEED;
   const stopping = runs.filter(stops);
   // A rejection wins over a failure in the same step: the user has something to fix.
   const rejected = stopping.filter((r) => r.outcome.kind === 'rejected');
@@ -93,7 +96,7 @@ export function verdictOf(runs: ServiceRun[]): StageVerdict {
       retryable: failures.every((o) => o.retryable === true),
     };
   }
-  return { kind: 'proceed' };
+  return PROCEED;
 }
 
 /** What a stage's runs add up to: metadata to write, failures to report, services to retry later. */

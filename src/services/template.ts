@@ -128,6 +128,111 @@ export function renderUrl(template: string, ctx: TemplateContext): URL {
   return new URL(rendered);
 }
 
+/**
+ * A JSON template compiled once per service (issue 16: rendering per attempt re-split every
+ * path, rebuilt constant parts and then serialised the whole tree). `(ctx) => JSON text`, the
+ * same text as `JSON.stringify(renderTemplate(template, ctx))`, written directly: constant
+ * parts are serialised once, values are read and serialised, never copied. A bad path throws
+ * its TemplateError when rendered, as before.
+ */
+export function compileJsonTemplate(template: unknown): (ctx: TemplateContext) => string {
+  const render = compileJson(template);
+  if (typeof render === 'string') return () => render;
+  return render;
+}
+
+/** JSON text, or how to write it for a context. */
+type JsonWriter = string | ((ctx: TemplateContext) => string);
+
+function pathReader(path: string): (ctx: TemplateContext) => unknown {
+  let segments: string[];
+  try {
+    segments = parseDotPath(path);
+  } catch (err) {
+    return () => {
+      throw err;
+    };
+  }
+  return (ctx) => getPath(ctx, segments);
+}
+
+function compileJsonString(template: string): JsonWriter {
+  const whole = wholePlaceholder.exec(template);
+  if (whole) {
+    const read = pathReader(whole[1] ?? '');
+    // A missing value is an explicit null, as in renderString.
+    return (ctx) => JSON.stringify(read(ctx) ?? null);
+  }
+  const parts: Array<string | ((ctx: TemplateContext) => unknown)> = [];
+  let last = 0;
+  for (const m of template.matchAll(anyPlaceholder)) {
+    parts.push(template.slice(last, m.index), pathReader(m[1] ?? ''));
+    last = m.index + m[0].length;
+  }
+  if (parts.length === 0) return JSON.stringify(template);
+  parts.push(template.slice(last));
+  return (ctx) => {
+    let out = '';
+    for (const p of parts) out += typeof p === 'string' ? p : stringify(p(ctx));
+    return JSON.stringify(out);
+  };
+}
+
+/** Joins writers into one: constant runs become one string. */
+function joined(open: string, items: JsonWriter[], close: string): JsonWriter {
+  if (items.every((i) => typeof i === 'string')) return open + items.join(',') + close;
+  return (ctx) => {
+    let out = open;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i]!;
+      out += (i > 0 ? ',' : '') + (typeof item === 'string' ? item : item(ctx));
+    }
+    return out + close;
+  };
+}
+
+/** What JSON.stringify leaves out of an object (and writes as null in an array). */
+const unserialisable = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+
+function compileJson(template: unknown): JsonWriter {
+  if (typeof template === 'string') return compileJsonString(template);
+  if (Array.isArray(template)) return joined('[', template.map((item) => (unserialisable(item) ? 'null' : compileJson(item))), ']');
+  if (template !== null && typeof template === 'object') {
+    // Own enumerable keys in order, as Object.entries (and renderValue's fromEntries) give them;
+    // a "__proto__" key is just a key here too.
+    const members = Object.entries(template).filter(([, v]) => !unserialisable(v)).map(([k, v]) => {
+      const value = compileJson(v);
+      const key = `${JSON.stringify(k)}:`;
+      return typeof value === 'string' ? key + value : (ctx: TemplateContext) => key + value(ctx);
+    });
+    return joined('{', members, '}');
+  }
+  return JSON.stringify(template);
+}
+
+/**
+ * A URL template compiled once per service: a URL without placeholders is parsed (and checked)
+ * once; one with placeholders is rendered per call by `renderUrl`.
+ */
+export function compileUrl(template: string): (ctx: TemplateContext) => { origin: string; path: string } {
+  if (!template.match(anyPlaceholder)) {
+    let fixed: { origin: string; path: string };
+    try {
+      const url = renderUrl(template, {} as TemplateContext);
+      fixed = { origin: url.origin, path: url.pathname + url.search };
+    } catch (err) {
+      return () => {
+        throw err;
+      };
+    }
+    return () => fixed;
+  }
+  return (ctx) => {
+    const url = renderUrl(template, ctx);
+    return { origin: url.origin, path: url.pathname + url.search };
+  };
+}
+
 /** One placeholder found in a template, with where it is (for config error paths). */
 export interface PlaceholderUse {
   at: Array<string | number>;

@@ -76,7 +76,7 @@ class JsonLogger implements Logger {
     this.write('error', msg, fields);
   }
   child(fields: LogFields): Logger {
-    return new JsonLogger(this.min, this.sink, this.now, { ...this.bound, ...fields });
+    return new JsonLogger(this.min, this.sink, this.now, Object.assign({}, this.bound, fields));
   }
 }
 

@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  compileJsonTemplate,
+  compileUrl,
   getPath,
   parseDotPath,
   placeholderProblem,
@@ -119,5 +122,56 @@ describe('placeholder checks for the config', () => {
     expect(placeholderProblem('request.cookie', 'before')).toMatch(/use request.id, request.ip, request.user_agent/);
     expect(placeholderProblem('idempotency_key.x', 'before')).toMatch(/has no properties/);
     expect(placeholderProblem('fields.__proto__', 'before')).toMatch(/forbidden segment/);
+  });
+});
+
+describe('compiled templates (issue 16): the same request as rendering per attempt', () => {
+  // Placeholders that resolve (to strings, numbers, objects, arrays), miss, or are invalid paths.
+  const placeholder = fc.constantFrom(
+    '{{ traits.email }}',
+    '{{fields.seats}}',
+    '{{ fields.address }}',
+    '{{ fields.address.lines }}',
+    '{{ fields.nope }}',
+    '{{ identity.id }}',
+    '{{ request.ip }}',
+    '{{ idempotency_key }}',
+  );
+  const text = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    placeholder,
+    fc.tuple(fc.string({ maxLength: 4 }), placeholder, fc.string({ maxLength: 4 }), placeholder).map((p) => p.join('')),
+  );
+  const template = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.boolean(), fc.constant(null), tie('array'), tie('object')),
+    array: fc.array(tie('value'), { maxLength: 4 }),
+    object: fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), fc.constant('__proto__')), tie('value'), { maxKeys: 4 }),
+  })).value;
+
+  it('compileJsonTemplate(t)(ctx) is JSON.stringify(renderTemplate(t, ctx)) for any template', () => {
+    fc.assert(
+      fc.property(template, fc.boolean(), (t, withIdentity) => {
+        const c = withIdentity ? ctx : { ...ctx, identity: undefined };
+        expect(compileJsonTemplate(t)(c)).toBe(JSON.stringify(renderTemplate(t, c)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('leaves out undefined members and writes undefined items as null, like JSON.stringify', () => {
+    const t = { a: undefined, b: [undefined, '{{ traits.email }}'], c: '{{ fields.nope }}' };
+    expect(compileJsonTemplate(t)(ctx)).toBe(JSON.stringify(renderTemplate(t, ctx)));
+    expect(compileJsonTemplate(t)(ctx)).toBe('{"b":[null,"ada@example.com"],"c":null}');
+  });
+
+  it('an invalid path still fails when rendered, not when compiled', () => {
+    const render = compileJsonTemplate({ a: '{{ fields.__proto__ }}' });
+    expect(() => render(ctx)).toThrow(TemplateError);
+  });
+
+  it('compileUrl: a URL without placeholders is checked once; placeholders are encoded per call', () => {
+    expect(compileUrl('https://svc.example/v1/check?x=1')(ctx)).toEqual({ origin: 'https://svc.example', path: '/v1/check?x=1' });
+    expect(compileUrl('https://svc.example/v1/{{ fields.vat_id }}')(ctx)).toEqual({ origin: 'https://svc.example', path: `/v1/${encodeURIComponent('GB 1/2?x=y#z')}` });
+    expect(() => compileUrl('https://svc.example/{{ fields.dots }}/x')({ ...ctx, fields: { dots: '..' } })).toThrow(TemplateError);
   });
 });
