@@ -301,7 +301,8 @@ npm run bench -- --parts curves,worker # only those parts; prints only unless --
 
 - **Processes.** Every server is its own process, \`node .cache/bench-server/server.mjs <kind>\`:
   bench/server.ts bundled by esbuild with the options of \`npm run build\`, so every target
-  runs as plain JavaScript as in production, none under the tsx loader (the gateway is the real
+  runs as plain JavaScript as in production, none under the tsx loader; the gateway with
+  \`npm start\`'s V8 flags, the baselines as plain \`node\` (the gateway is the real
   \`startNodeGateway\` with undici pools, as \`npm start\` runs it),
   pinned once ready with \`taskset -a -p -c <server CPU>\` (Kratos too, with \`GOMAXPROCS=1\`).
   The load generator (autocannon 9, no pipelining) is another process,

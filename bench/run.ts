@@ -219,7 +219,9 @@ interface StartedServer {
  * pins all its threads once it is ready (threads started later inherit the pinning).
  */
 async function startServer(kind: ServerKind, options: ServerOptions, cores: string | undefined, nodeArgs: string[] = []): Promise<StartedServer> {
-  const proc = spawnNode(await buildBenchServer(), [kind], { cores: undefined, nodeArgs, tsx: false, env: { BENCH_SERVER_OPTIONS: JSON.stringify(options) } });
+  // The gateway runs with `npm start`'s V8 flags, as in production; the baselines as plain `node`.
+  const flags = kind === 'gateway' ? [...npmStartNodeFlags(), ...nodeArgs] : nodeArgs;
+  const proc = spawnNode(await buildBenchServer(), [kind], { cores: undefined, nodeArgs: flags, tsx: false, env: { BENCH_SERVER_OPTIONS: JSON.stringify(options) } });
   const ready = await proc.ready;
   if (cores !== undefined && !pinProcess(proc.pid, cores)) throw new Error(`could not pin ${kind} (pid ${proc.pid}) to CPU ${cores}`);
   return { proc, ready };
