@@ -340,8 +340,8 @@ npm run bench -- --parts curves,worker # only those parts; prints only unless --
   peak RSS is the kernel's high-water mark (\`VmHWM\` in /proc/<pid>/status). The flags' price is
   measured in the same run: a fresh process without them under the same load (its peak RSS),
   then both processes in ${s.rounds} alternating rounds of ${s.pipelineDurationSec} s at ${s.rssConnections} connections. Start-up: spawn of
-  that process until \`GET /health/ready\` answers 200 (polled every 5 ms). Parts 1 and 2 run the
-  gateway under tsx, like the baselines, which only adds start-up and memory, not per-request work. Worker bundle: \`wrangler deploy --dry-run --outdir <tmp>\`, \`worker.js\` raw and gzip -9.
+  that process until \`GET /health/ready\` answers 200 (polled every 5 ms). Parts 1, 2, 4 and 5 run
+  the gateway from the bench's own bundle of bench/server.ts (same code, same node flags). Worker bundle: \`wrangler deploy --dry-run --outdir <tmp>\`, \`worker.js\` raw and gzip -9.
 - **4. Several instances.** The pipeline part's config and stand-ins, with \`idempotency.secret\`
   set and every sign-up sent with a fresh \`Idempotency-Key\` (a unique key per request: nothing
   is replayed). *${r.instances?.instances ?? 3} on Redis*: ${r.instances?.instances ?? 3} gateway processes with \`state.backend: redis\` on one
