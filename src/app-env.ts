@@ -11,6 +11,7 @@ import type { Telemetry } from './observability/telemetry.ts';
 import type { RetryQueue } from './services/retry-queue.ts';
 import type { ServiceFunction, ServiceRunner } from './services/runner.ts';
 import type { SessionCookies } from './session/cookie.ts';
+import type { RequestAbort } from './shared/abort.ts';
 import type { HttpTransport } from './shared/http.ts';
 import type { Logger } from './shared/log.ts';
 
@@ -46,6 +47,11 @@ export interface AppDeps {
    * AbortSignal); by default the request's own `signal` is watched.
    */
   watchClient?: (c: Context, gone: () => void) => () => void;
+  /**
+   * Sets a header on whatever response the request gets (`X-Request-Id`). By default Hono's
+   * `c.header()`; the Node entry sets it on the ServerResponse, which costs no Headers object.
+   */
+  setResponseHeader?: (c: Context, name: string, value: string) => void;
   /** Told about every identity a failed rollback left behind (the Node entry exits non-zero then). */
   onLeftBehind?: (identityId: string | undefined) => void;
   /** Metrics and traces (the Node entry builds them from `metrics`/`tracing`); off by default. */
@@ -77,8 +83,9 @@ export interface Gateway {
   abuse: AbuseGuard;
   shutdownSignal: AbortSignal | undefined;
   /** Aborts of the requests in flight, for the shutdown signal to reach (see `requestSignal`). */
-  inFlight: Set<AbortController>;
+  inFlight: Set<RequestAbort>;
   watchClient: (c: Context, gone: () => void) => () => void;
+  setResponseHeader: (c: Context, name: string, value: string) => void;
   onLeftBehind: (identityId: string | undefined) => void;
   telemetry: Telemetry;
 }

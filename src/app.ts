@@ -1,7 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
-import { requestId } from 'hono/request-id';
 import { createAbuseGuard } from './abuse/guard.ts';
 import { createMemoryRateLimitStore } from './abuse/store.ts';
 import { compileReturnToPolicy } from './after-jobs/return-to.ts';
@@ -33,6 +32,7 @@ import { createSessionCookies } from './session/cookie.ts';
 import { sessionRoutes } from './session/route.ts';
 import { settingsRoutes } from './settings/route.ts';
 import { recoveryRoutes } from './recovery/route.ts';
+import type { RequestAbort } from './shared/abort.ts';
 import { randomSecret } from './shared/crypto.ts';
 import { verificationRoutes } from './verification/route.ts';
 
@@ -98,11 +98,11 @@ function resolveGateway(deps: AppDeps): Gateway {
   const peerAddress = deps.peerAddress;
   const onLeftBehind = deps.onLeftBehind;
   // One listener on the shutdown signal for all requests, rather than one per request.
-  const inFlight = new Set<AbortController>();
+  const inFlight = new Set<RequestAbort>();
   deps.shutdownSignal?.addEventListener(
     'abort',
     () => {
-      for (const controller of inFlight) controller.abort();
+      for (const state of inFlight) state.abort();
     },
     { once: true },
   );
@@ -132,6 +132,7 @@ function resolveGateway(deps: AppDeps): Gateway {
     shutdownSignal: deps.shutdownSignal,
     inFlight,
     watchClient: deps.watchClient ?? watchRequestSignal,
+    setResponseHeader: deps.setResponseHeader ?? ((c, name, value) => c.header(name, value)),
     onLeftBehind: onLeftBehind ? (id) => onLeftBehind(id) : () => {},
     telemetry,
   };
@@ -146,11 +147,6 @@ export function createApp(deps: AppDeps) {
   const { config, logger, now } = gateway;
   const app = new OpenAPIHono<AppEnv>();
 
-  // Accepts a client-sent X-Request-Id only if it is short and plain (Hono's default check),
-  // otherwise makes one; it is echoed back and forwarded to Kratos.
-  app.use(requestId());
-  // Before the access log: its line, and everything after, runs inside the request's span.
-  // Only mounted when metrics or tracing are on: every middleware is an async layer per request.
   if (gateway.telemetry.metrics.enabled || gateway.telemetry.tracing.enabled) app.use(observeRequests(gateway.telemetry));
   // Under `server.base_path` (mounted with `app.route(base, gateway)`), a request outside it means
   // a mount that does not match the config: a 404, rather than cookies set for the wrong path.
@@ -158,6 +154,7 @@ export function createApp(deps: AppDeps) {
   const checkOrigin = originGuard(config.cors.allowed_origins, config.session.cookie);
   const limitBody = bodyLimit(config.server.body_limit_bytes);
   const cors = corsFor(config.cors.allowed_origins);
+  const { setResponseHeader } = gateway;
   /**
    * Inside CORS (a preflight is answered there), so that CORS headers reach a refusal too: the
    * origin guard and the body limit, then the routes.
@@ -165,32 +162,50 @@ export function createApp(deps: AppDeps) {
   const admitted = async (c: AppContext, next: Next): Promise<void> => {
     try {
       checkOrigin(c);
-      const res = await limitBody(c, next);
-      if (res instanceof Response) c.res = res;
+      if (limitBody.fits(c)) await next();
+      else {
+        const res = await limitBody.counted(c, next);
+        if (res instanceof Response) c.res = res;
+      }
     } catch (err) {
       c.res = errorResponse(c, err);
     }
   };
   // The front door, one middleware (issue 16: each layer costs a promise and a frame per
-  // request): request context, the access log, base path, CORS, origin guard and body limit.
+  // request): request id, request context, the access log, base path, CORS, origin guard and
+  // body limit.
   app.use(async (c, next) => {
     const started = now();
+    // A client-sent X-Request-Id is kept only if it is short and plain (Hono's requestId rules),
+    // otherwise one is made; it is echoed back and forwarded to Kratos and services.
+    const sent = c.req.header('x-request-id');
+    const id = sent === undefined || sent === '' || sent.length > 255 || /[^\w\-=]/.test(sent) ? crypto.randomUUID() : sent;
+    c.set('requestId', id);
+    setResponseHeader(c, 'X-Request-Id', id);
     c.set('gateway', gateway);
-    c.set('log', logger.child({ request_id: c.get('requestId') }));
+    const log = logger.child({ request_id: id });
+    c.set('log', log);
     try {
       if (base && c.req.path !== base && !c.req.path.startsWith(`${base}/`)) throw new AppError('NOT_FOUND');
-      if (!cors) await admitted(c, next);
-      else {
+      if (cors) {
         // A preflight is answered by CORS itself; what a middleware returns is the response.
         const res = await cors(c, () => admitted(c, next));
         if (res instanceof Response) c.res = res;
+      } else {
+        // `admitted` inline: its refusals are answered by the catch below, as they are there.
+        checkOrigin(c);
+        if (limitBody.fits(c)) await next();
+        else {
+          const res = await limitBody.counted(c, next);
+          if (res instanceof Response) c.res = res;
+        }
       }
     } catch (err) {
       // The base path's 404 (the routes' errors are answered by onError inside `next`).
       c.res = errorResponse(c, err);
     }
     // No query string, bodies or headers in the access log: they can carry secrets.
-    c.get('log').info('request', {
+    log.info('request', {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,

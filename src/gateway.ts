@@ -27,7 +27,7 @@ export function defineConfig(config: ConfigInput): ConfigInput {
 type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
 export interface GatewayOptions
-  extends Partial<Pick<AppDeps, 'idempotencyStore' | 'rateLimitStore' | 'readiness' | 'retryQueue' | 'peerAddress' | 'now' | 'shutdownSignal' | 'watchClient' | 'onLeftBehind' | 'telemetry' | 'docsAssets'>> {
+  extends Partial<Pick<AppDeps, 'idempotencyStore' | 'rateLimitStore' | 'readiness' | 'retryQueue' | 'peerAddress' | 'now' | 'shutdownSignal' | 'watchClient' | 'setResponseHeader' | 'onLeftBehind' | 'telemetry' | 'docsAssets'>> {
   /** From `defineConfig`, a parsed config, or a plain object; validated with the config schema. */
   config: ConfigInput | GatewayConfig;
   /** Values for `${NAME}` references in the config (the environment on Node, bindings on Workers). */

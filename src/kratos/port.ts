@@ -1,5 +1,6 @@
 import type { ContinueWith, Identity, Session, UiContainer } from '@ory/client';
 import type { FieldError } from '../errors.ts';
+import type { AbortLike } from '../shared/abort.ts';
 
 /**
  * The Kratos port: what the gateway asks of Kratos, and the plain results it gets back. Routes
@@ -31,7 +32,7 @@ export interface ForwardedClient {
    * Cancels the calls made for this client (shutdown deadline, client gone). Never used for a
    * registration submit: cutting that call would leave its outcome unknown.
    */
-  signal?: AbortSignal | undefined;
+  signal?: AbortLike | undefined;
 }
 
 /** Why Kratos could not be used; logged, never shown to the client. */

@@ -1,5 +1,6 @@
 import { AppError } from '../errors.ts';
 import type { SignUpDeps } from './deps.ts';
+import type { AbortLike } from '../shared/abort.ts';
 
 /** What became of the work done once an identity exists (see `withRollback`). */
 export type ScopeResult<T> =
@@ -11,7 +12,7 @@ export type ScopeResult<T> =
 
 type RollbackDeps = Pick<SignUpDeps, 'kratos' | 'log' | 'requestId' | 'onLeftBehind' | 'metrics'>;
 
-export function throwIfAborted(signal: AbortSignal | undefined): void {
+export function throwIfAborted(signal: AbortLike | undefined): void {
   // The answer for a request cut short by the shutdown deadline or a client that went away.
   if (signal?.aborted) throw new AppError('REQUEST_ABORTED');
 }

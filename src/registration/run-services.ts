@@ -5,6 +5,7 @@ import type { StageResult } from '../services/stages.ts';
 import type { TemplateContext } from '../services/template.ts';
 import type { SignUpDeps } from './deps.ts';
 import { throwIfAborted } from './rollback.ts';
+import type { AbortLike } from '../shared/abort.ts';
 
 /** A service outcome the client is told about (the sign-up itself succeeded). */
 export interface ReportedService {
@@ -32,7 +33,7 @@ function keepAliveUntilDrained(deps: SignUpDeps): void {
 }
 
 /** Runs the `before` services; a veto or failure stops the sign-up before Kratos is called. */
-export async function runBeforeServices(deps: SignUpDeps, ctx: TemplateContext, signal: AbortSignal | undefined): Promise<void> {
+export async function runBeforeServices(deps: SignUpDeps, ctx: TemplateContext, signal: AbortLike | undefined): Promise<void> {
   const result = await deps.services.runStage('before', ctx, { idempotencyKey: ctx.idempotency_key, requestId: deps.requestId, signal });
   throwIfAborted(signal);
   if (result.verdict.kind === 'proceed') return;
@@ -52,7 +53,7 @@ export async function runAfterServices(
   identity: Identity,
   ctx: TemplateContext,
   fieldMetadata: MetadataWrites,
-  signal: AbortSignal | undefined,
+  signal: AbortLike | undefined,
 ): Promise<ReportedService[]> {
   const { log, requestId } = deps;
   const afterCtx: TemplateContext = Object.assign({}, ctx, { identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } });

@@ -11,6 +11,7 @@ import { createIdentity } from './create-identity.ts';
 import type { SignUpDeps } from './deps.ts';
 import { rollbackIdentity, throwIfAborted, withRollback, type ScopeResult } from './rollback.ts';
 import { runAfterServices, runBeforeServices } from './run-services.ts';
+import type { AbortLike } from '../shared/abort.ts';
 
 export interface SignUpInput {
   /** The validated extra fields (what services see, with the traits). */
@@ -23,7 +24,7 @@ export interface SignUpInput {
   /** The redirect job's target, already checked against the allow-list. */
   redirectTo: string | undefined;
   /** The client as forwarded to Kratos, with the request's abort signal. */
-  client: ForwardedClient & { signal: AbortSignal };
+  client: ForwardedClient & { signal: AbortLike };
   /** How the identity is made; the password flow by default (code sign-up: the verify step, issue 14). */
   create?: typeof createIdentity;
 }

@@ -20,3 +20,15 @@ export function watchNodeClient(c: Context, gone: () => void): () => void {
   outgoing.once('close', onClose);
   return () => outgoing.off('close', onClose);
 }
+
+/**
+ * Sets a response header on the ServerResponse itself, where the response will be written:
+ * Hono's `c.header()` before a handler makes a Headers object for every response, and
+ * @hono/node-server then copies it back into a plain object (issue 16). Node merges these
+ * headers with the Response's own when the answer is written (the Response's win).
+ */
+export function setNodeResponseHeader(c: Context, name: string, value: string): void {
+  const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
+  if (outgoing && !outgoing.headersSent) outgoing.setHeader(name, value);
+  else c.header(name, value);
+}

@@ -5,7 +5,7 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { createGateway, type Gateway, type GatewayOptions } from '../gateway.ts';
 import { createUndiciTransport, type UndiciTransportOptions } from './node-transport.ts';
-import { watchNodeClient } from './node-client.ts';
+import { setNodeResponseHeader, watchNodeClient } from './node-client.ts';
 
 export { startNodeGateway, startNodeRetryWorker, main, type NodeGateway, type NodeGatewayOptions, type ShutdownReport } from './node.ts';
 export { loadConfigFile } from './node-config.ts';
@@ -34,6 +34,7 @@ export function createNodeGateway(options: Omit<GatewayOptions, 'fetch' | 'trans
     env: process.env,
     peerAddress: (c) => getConnInfo(c).remote.address,
     watchClient: watchNodeClient,
+    setResponseHeader: setNodeResponseHeader,
     ...rest,
     transport: upstream.transport,
   });

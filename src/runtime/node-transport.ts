@@ -1,5 +1,6 @@
 import { errors, Pool, type Dispatcher } from 'undici';
 import { TransportError, type HttpResponse, type HttpTransport } from '../shared/http.ts';
+import type { AbortLike } from '../shared/abort.ts';
 
 export interface UndiciTransportOptions {
   /** Sockets per upstream origin. */
@@ -29,7 +30,7 @@ function mayHaveBeenSent(err: unknown): boolean {
 }
 
 /** What a failed call becomes: aborted by the caller, timed out, or unreachable. */
-function transportError(signal: AbortSignal | undefined, err: unknown): TransportError {
+function transportError(signal: AbortLike | undefined, err: unknown): TransportError {
   if (signal?.aborted) return new TransportError('upstream call aborted', false, { cause: err, sent: true, aborted: true });
   const timedOut =
     err instanceof errors.HeadersTimeoutError ||

@@ -1,5 +1,5 @@
 import { serve, type ServerType } from '@hono/node-server';
-import { watchNodeClient } from './node-client.ts';
+import { setNodeResponseHeader, watchNodeClient } from './node-client.ts';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { setMaxListeners } from 'node:events';
 import { parseArgs } from 'node:util';
@@ -122,6 +122,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
       : {}),
     shutdownSignal: shutdown.signal,
     watchClient: watchNodeClient,
+    setResponseHeader: setNodeResponseHeader,
     onLeftBehind: () => void leftBehind++,
     telemetry,
     ...(config.docs.enabled ? { docsAssets: nodeDocsAssets() } : {}),

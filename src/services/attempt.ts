@@ -3,6 +3,7 @@ import { TransportError, type HttpResponse, type HttpTransport } from '../shared
 import type { Logger } from '../shared/log.ts';
 import { DEFAULT_REJECTION_CODE, GENERIC_REJECTION_MESSAGE, type ServiceConfig } from './config.ts';
 import { compileJsonTemplate, compileUrl, getPath, TemplateError, type TemplateContext } from './template.ts';
+import { signalOf, type AbortLike } from '../shared/abort.ts';
 
 /**
  * One attempt at one external service, HTTP or TypeScript function, turned into a plain
@@ -142,7 +143,7 @@ function compiledCall(service: ServiceConfig): CompiledHttpCall {
   return compiled;
 }
 
-export async function attemptHttp(deps: AttemptDeps, service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, attemptId: string, signal: AbortSignal | undefined): Promise<Attempt> {
+export async function attemptHttp(deps: AttemptDeps, service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, attemptId: string, signal: AbortLike | undefined): Promise<Attempt> {
   const call = compiledCall(service);
   let target: { origin: string; path: string };
   let body: string | undefined;
@@ -193,8 +194,9 @@ export async function attemptHttp(deps: AttemptDeps, service: ServiceConfig, ctx
   return { outcome: { kind: 'failed', reason: `HTTP ${res.status}`, retryable: false } };
 }
 
-export async function attemptFunction(deps: AttemptDeps, service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, attemptId: string, signal: AbortSignal | undefined): Promise<Attempt> {
+export async function attemptFunction(deps: AttemptDeps, service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, attemptId: string, abort: AbortLike | undefined): Promise<Attempt> {
   const fn = deps.functions[service.function!]!;
+  const signal = abort && signalOf(abort);
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let onAbort: (() => void) | undefined;

@@ -6,6 +6,7 @@ import { attemptFunction, attemptHttp, withMetadata, type Attempt, type AttemptD
 import type { ServicesConfig, ServiceConfig } from './config.ts';
 import { stageResult, stepsOf, verdictOf, type ServiceRun, type Stage, type StageResult, type StageVerdict } from './stages.ts';
 import type { TemplateContext } from './template.ts';
+import type { AbortLike } from '../shared/abort.ts';
 
 /**
  * Runs the configured external services of a sign-up stage: one service with its retries
@@ -30,7 +31,7 @@ export interface ServiceCall {
 /** Runs the configured services; built once at start. */
 export interface ServiceRunner {
   /** Runs a stage's services step by step (a step is one service or one concurrent group). */
-  runStage(stage: Stage, ctx: TemplateContext, meta: { idempotencyKey: string; requestId: string; signal?: AbortSignal | undefined }): Promise<StageResult>;
+  runStage(stage: Stage, ctx: TemplateContext, meta: { idempotencyKey: string; requestId: string; signal?: AbortLike | undefined }): Promise<StageResult>;
   /** Runs one configured service with its retries (the retry-later queue uses this). */
   runService(call: ServiceCall): Promise<ServiceRun>;
 }
@@ -75,7 +76,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
     throw new Error(`no function registered for service(s): ${unregistered.map((s) => `${s.name} (function: ${s.function})`).join(', ')}`);
   }
 
-  async function runOne(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, log: Logger, signal?: AbortSignal): Promise<ServiceRun> {
+  async function runOne(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, log: Logger, signal?: AbortLike): Promise<ServiceRun> {
     const startedAt = now();
     let attempts = 0;
     let last: Attempt;

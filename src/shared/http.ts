@@ -1,3 +1,5 @@
+import { signalOf, type AbortLike } from './abort.ts';
+
 /**
  * The HTTP layer the gateway talks to upstreams through. It is injected: undici pools on
  * Node (src/runtime/node-transport.ts), the global `fetch` on Workers, a Hono app's
@@ -14,7 +16,7 @@ export interface HttpRequest {
   body?: string;
   timeoutMs: number;
   /** Cancels the call (shutdown deadline, client gone); the transport then throws `aborted`. */
-  signal?: AbortSignal | undefined;
+  signal?: AbortLike | undefined;
 }
 
 export interface HttpResponse {
@@ -48,9 +50,9 @@ export class TransportError extends Error {
 }
 
 /** The timeout and, if given, the caller's signal as one signal. */
-export function deadlineSignal(timeoutMs: number, signal: AbortSignal | undefined): AbortSignal {
+export function deadlineSignal(timeoutMs: number, signal: AbortLike | undefined): AbortSignal {
   const timeout = AbortSignal.timeout(timeoutMs);
-  return signal ? AbortSignal.any([signal, timeout]) : timeout;
+  return signal ? AbortSignal.any([signalOf(signal), timeout]) : timeout;
 }
 
 type FetchLike = (input: string, init: RequestInit) => Promise<Response>;

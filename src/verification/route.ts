@@ -12,6 +12,7 @@ import { atLeast } from '../shared/min-duration.ts';
 import { bodyProblems, headerRefs, noSecurity, problem, rateLimited, standardProblems } from '../shared/openapi-schemas.ts';
 import { createRouter } from '../shared/router.ts';
 import { sendVerificationCode, verifyCode } from './verify.ts';
+import type { AbortLike } from '../shared/abort.ts';
 
 /**
  * `POST /v1/verification` (send or re-send a code) and `POST /v1/verification/code` (check it).
@@ -123,7 +124,7 @@ const verifyRoute = createRoute({
 });
 
 /** The client as forwarded to Kratos: verification needs no session, so none is read or sent. */
-function clientOf(c: AppContext, signal: AbortSignal): ForwardedClient {
+function clientOf(c: AppContext, signal: AbortLike): ForwardedClient {
   return { requestId: c.get('requestId'), clientIp: clientIpOf(c), userAgent: c.req.header('user-agent')?.slice(0, 512), signal };
 }
 

@@ -71,7 +71,7 @@ describe('resolveLostAnswer', () => {
   });
 
   it('runs the proof without the aborted signal or the client session', async () => {
-    let seen: { signal?: AbortSignal | undefined; sessionToken?: string | undefined } | undefined;
+    let seen: { signal?: unknown; sessionToken?: string | undefined } | undefined;
     const kratos = port({ lookups: [{ kind: 'ok', identities: [identity('2026-12-01T10:00:01Z')] }], login: { kind: 'ok', session, sessionToken: 'tok' } }, []);
     kratos.createFlow = async (_flow, client) => ((seen = client), { kind: 'flow', flowId: 'l' });
     await resolveLostAnswer(input(kratos));
