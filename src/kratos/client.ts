@@ -1,5 +1,6 @@
 import type { Identity, Session, UiContainer } from '@ory/client';
 import { TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from '../shared/http.ts';
+import { topLevelStrings } from './json-scan.ts';
 import { nativeFlows, problemOf, sessionProblemOf, type FlowAnswer, type FlowAnswerBody, type KratosErrorBody } from './flows.ts';
 import type { ActionResult, CreateFlowOptions, CreateFlowResult, ForwardedClient, GetFlowResult, KratosPort, KratosVersionResult, UpstreamProblem } from './port.ts';
 
@@ -16,6 +17,9 @@ export interface KratosClientOptions {
   /** Pointer where duplicate-identifier errors are reported. */
   identifierPointer: string;
 }
+
+/** What a lean create reads of the flow (see `NativeFlowSpec.leanCreate`). */
+const LEAN_FLOW_FIELDS = ['id', 'issued_at'];
 
 function parseJson(body: string): unknown {
   try {
@@ -69,11 +73,15 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
     return null;
   }
 
-  async function createFlow(path: string, client: ForwardedClient): Promise<CreateFlowResult> {
+  async function createFlow(path: string, client: ForwardedClient, lean: boolean): Promise<CreateFlowResult> {
     const res = await call({ method: 'GET', origin: options.publicUrl, path, headers: nativeHeaders(client, false), signal: client.signal });
     const down = unavailableOrNull(res);
     if (down) return down;
     const r = res as HttpResponse;
+    if (lean && r.status === 200) {
+      const read = topLevelStrings(r.body, LEAN_FLOW_FIELDS);
+      if (read?.id) return read.issued_at === undefined ? { kind: 'flow', flowId: read.id } : { kind: 'flow', flowId: read.id, issuedAt: read.issued_at };
+    }
     const body = parseJson(r.body) as (KratosErrorBody & { id?: string; issued_at?: string; identity?: Identity }) | undefined;
     if (r.status === 200 && typeof body?.id === 'string') {
       return {
@@ -125,11 +133,12 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
   return {
     createFlow: (flow, client, opts?: CreateFlowOptions) => {
       const spec = nativeFlows[flow];
+      if (!opts?.refresh && !opts?.aal && !spec.createQuery) return createFlow(`/self-service/${spec.kratosFlow ?? flow}/api`, client, spec.leanCreate === true);
       const query = new URLSearchParams(spec.createQuery ?? '');
       if (opts?.refresh) query.set('refresh', 'true');
       if (opts?.aal) query.set('aal', opts.aal);
       const qs = query.toString();
-      return createFlow(`/self-service/${spec.kratosFlow ?? flow}/api${qs ? `?${qs}` : ''}`, client);
+      return createFlow(`/self-service/${spec.kratosFlow ?? flow}/api${qs ? `?${qs}` : ''}`, client, spec.leanCreate === true);
     },
 
     async submitFlow(flow, flowId, submission, client) {

@@ -30,6 +30,11 @@ export interface NativeFlowSpec<F extends FlowType> {
   kratosFlow?: 'login' | 'registration';
   /** Query string of the create call (`aal=aal2`). */
   createQuery?: string;
+  /**
+   * Nothing of the created flow but its id and issue time is used: the create answer is
+   * scanned for those two rather than parsed in full (`json-scan.ts`).
+   */
+  leanCreate?: boolean;
   /** The JSON body of the submit, `method` included. */
   payload(submission: FlowSubmissions[F]): Record<string, unknown>;
   /** Kratos's answer as the flow's result. */
@@ -98,6 +103,7 @@ function registrationCreatedOrOpen(answer: FlowAnswer):
 
 export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
   registration: {
+    leanCreate: true,
     payload(submission) {
       const payload: Record<string, unknown> = { method: 'password', traits: submission.traits, password: submission.password };
       if (submission.transientPayload && Object.keys(submission.transientPayload).length > 0) {
@@ -120,6 +126,7 @@ export const nativeFlows: { [F in FlowType]: NativeFlowSpec<F> } = {
   },
 
   login: {
+    leanCreate: true,
     payload: (submission) => ({ method: 'password', identifier: submission.identifier, password: submission.password }),
     mapAnswer(answer, identifierPointer) {
       if (answer.kind === 'no_answer') return { kind: 'unavailable', problem: answer.problem };

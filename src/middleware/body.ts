@@ -30,7 +30,9 @@ type FormMediaType = (typeof FORM_MEDIA_TYPES)[number];
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 function mediaTypeOf(c: AppContext): string | undefined {
-  return c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
+  const header = c.req.header('content-type');
+  if (header === undefined || header === 'application/json') return header;
+  return header.split(';')[0]?.trim().toLowerCase();
 }
 
 /** Depth of `{`/`[` nesting outside strings; stops counting once past `limit`. */
@@ -132,7 +134,9 @@ export function acceptBody<T>(
       if (type === undefined || !JSON_MEDIA_TYPE.test(type)) return next();
       const text = await checkJsonBody(c);
       // With a query string the OpenAPI route validates it too: let its validators run.
-      if (c.req.url.includes('?') || !JSON_REQUEST.test(c.req.header('content-type') ?? '')) return next();
+      if (c.req.url.includes('?')) return next();
+      const header = c.req.header('content-type');
+      if (header !== 'application/json' && !JSON_REQUEST.test(header ?? '')) return next();
       // Otherwise parse and validate here, once and synchronously, rather than in the route's
       // validator layers (issue 16). Same schemas, same order (headers, then the body), same
       // problems: INVALID_JSON, or VALIDATION_FAILED with the route's pointers.

@@ -5,8 +5,12 @@ import type { Delivery } from './config.ts';
 
 /** True for a plain HTML form post (no JavaScript): such a client gets a cookie and a 303. */
 export function isHtmlFormPost(c: Context): boolean {
-  const type = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase();
-  return c.req.method === 'POST' && (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data');
+  if (c.req.method !== 'POST') return false;
+  const header = c.req.header('content-type');
+  // The common answer without parsing the header (this runs a few times per request).
+  if (header === undefined || header === 'application/json') return false;
+  const type = header.split(';')[0]!.trim().toLowerCase();
+  return type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data';
 }
 
 /**
