@@ -6,10 +6,15 @@
  * Exact or nothing: `undefined` whenever the text is not a plain JSON object this scanner
  * reads with certainty (a wanted value that is not a plain string or has escapes, a key with
  * escapes, unbalanced nesting, trailing text): the caller then parses the text in full.
+ *
+ * It stops once every wanted member is found (Kratos writes `id` and `issued_at` before `ui`,
+ * so a flow is read in its first ~200 characters): what follows is not looked at, and a later
+ * repeat of a member (which Go's encoding/json never writes) would not be seen.
  */
 export function topLevelStrings(text: string, names: readonly string[]): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   const n = text.length;
+  let found = 0;
   let i = skipSpace(text, 0);
   if (text.charCodeAt(i) !== 0x7b /* { */) return undefined;
   i = skipSpace(text, i + 1);
@@ -31,8 +36,9 @@ export function topLevelStrings(text: string, names: readonly string[]): Record<
       if (end < 0) return undefined;
       const value = text.slice(i + 1, end);
       if (value.includes('\\') || hasControl(value)) return undefined;
-      // A repeated member: JSON.parse keeps the last, and so does this.
+      if (!(key in out)) found++;
       out[key] = value;
+      if (found === names.length) return out;
       i = end + 1;
     } else {
       i = skipValue(text, i);

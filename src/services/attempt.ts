@@ -1,5 +1,5 @@
 import type { FieldError } from '../errors.ts';
-import { TransportError, type HttpResponse, type HttpTransport } from '../shared/http.ts';
+import { TransportError, type HttpRequest, type HttpResponse, type HttpTransport } from '../shared/http.ts';
 import type { Logger } from '../shared/log.ts';
 import { DEFAULT_REJECTION_CODE, GENERIC_REJECTION_MESSAGE, type ServiceConfig } from './config.ts';
 import { compileJsonTemplate, compileUrl, getPath, TemplateError, type TemplateContext } from './template.ts';
@@ -115,6 +115,9 @@ function isOutcome(value: unknown): value is ServiceOutcome {
   return false;
 }
 
+/** An ok outcome with nothing in it (shared: outcomes are never changed in place). */
+const OK: ServiceOutcome = Object.freeze({ kind: 'ok' });
+
 const timedOut = Symbol('timed out');
 const aborted = Symbol('aborted');
 
@@ -156,17 +159,11 @@ export async function attemptHttp(deps: AttemptDeps, service: ServiceConfig, ctx
   }
   const headers: Record<string, string> = Object.assign({}, call.headers, { 'idempotency-key': idempotencyKey, 'x-request-id': attemptId });
 
+  const request: HttpRequest = { method: service.http!.method, origin: target.origin, path: target.path, headers, timeoutMs: service.timeout_ms, signal };
+  if (body !== undefined) request.body = body;
   let res: HttpResponse;
   try {
-    res = await deps.transport({
-      method: service.http!.method,
-      origin: target.origin,
-      path: target.path,
-      headers,
-      ...(body !== undefined ? { body } : {}),
-      timeoutMs: service.timeout_ms,
-      signal,
-    });
+    res = await deps.transport(request);
   } catch (err) {
     if (err instanceof TransportError && err.aborted) return { outcome: { kind: 'failed', reason: 'aborted', retryable: false } };
     if (err instanceof TransportError) {
@@ -177,7 +174,8 @@ export async function attemptHttp(deps: AttemptDeps, service: ServiceConfig, ctx
   }
 
   if (res.status >= 200 && res.status < 300) {
-    return { outcome: { kind: 'ok', response: parseJson(res.body) } };
+    // The response is read only to save parts of it (`save`); otherwise it is not parsed at all.
+    return { outcome: service.save ? { kind: 'ok', response: parseJson(res.body) } : OK };
   }
   if (service.rejected_statuses.includes(res.status)) {
     return { outcome: { kind: 'rejected', errors: rejectionErrors(service, parseJson(res.body)) } };

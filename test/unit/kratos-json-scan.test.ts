@@ -22,7 +22,7 @@ describe('topLevelStrings (reading a created flow without parsing its UI)', () =
     }
   });
 
-  it('never disagrees with JSON.parse: the same strings, or undefined (the caller then parses)', () => {
+  it('never disagrees with JSON.parse on an object without repeated members: the same strings, or undefined (the caller then parses)', () => {
     const member = fc.oneof(fc.constantFrom(...NAMES), fc.string());
     const object = fc.dictionary(member, fc.jsonValue(), { maxKeys: 8 });
     fc.assert(
@@ -55,6 +55,13 @@ describe('topLevelStrings (reading a created flow without parsing its UI)', () =
     ]) {
       expect(topLevelStrings(text, NAMES), text).toBeUndefined();
     }
+  });
+
+  it('stops reading once every wanted member is found', () => {
+    expect(topLevelStrings('{"id":"a","issued_at":"b","ui":{"nodes":[', NAMES)).toEqual({ id: 'a', issued_at: 'b' });
+    // Only one of the two: the whole object is read, and a broken one gives up.
+    expect(topLevelStrings('{"id":"a","ui":{"nodes":[', NAMES)).toBeUndefined();
+    expect(topLevelStrings('{"id":"a","ui":{"nodes":[]}}', NAMES)).toEqual({ id: 'a' });
   });
 
   it('skips nested members of the same name and strings that look like JSON', () => {
