@@ -34,6 +34,7 @@ import { settingsRoutes } from './settings/route.ts';
 import { recoveryRoutes } from './recovery/route.ts';
 import type { RequestAbort } from './shared/abort.ts';
 import { randomSecret } from './shared/crypto.ts';
+import { carriesItsRequestId, setHeader } from './shared/response.ts';
 import { verificationRoutes } from './verification/route.ts';
 
 export type { AppDeps, AppEnv } from './app-env.ts';
@@ -132,7 +133,7 @@ function resolveGateway(deps: AppDeps): Gateway {
     shutdownSignal: deps.shutdownSignal,
     inFlight,
     watchClient: deps.watchClient ?? watchRequestSignal,
-    setResponseHeader: deps.setResponseHeader ?? ((c, name, value) => c.header(name, value)),
+    setResponseHeader: deps.setResponseHeader ?? ((c, name, value) => setHeader(c, name, value)),
     onLeftBehind: onLeftBehind ? (id) => onLeftBehind(id) : () => {},
     telemetry,
   };
@@ -181,7 +182,6 @@ export function createApp(deps: AppDeps) {
     const sent = c.req.header('x-request-id');
     const id = sent === undefined || sent === '' || sent.length > 255 || /[^\w\-=]/.test(sent) ? crypto.randomUUID() : sent;
     c.set('requestId', id);
-    setResponseHeader(c, 'X-Request-Id', id);
     c.set('gateway', gateway);
     const log = logger.child({ request_id: id });
     c.set('log', log);
@@ -204,6 +204,8 @@ export function createApp(deps: AppDeps) {
       // The base path's 404 (the routes' errors are answered by onError inside `next`).
       c.res = errorResponse(c, err);
     }
+    // Every answer carries the request id; the gateway's JSON answers have it already.
+    if (!carriesItsRequestId(c.res)) setResponseHeader(c, 'X-Request-Id', id);
     // No query string, bodies or headers in the access log: they can carry secrets.
     log.info('request', {
       method: c.req.method,

@@ -1,5 +1,6 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { jsonResponse } from './shared/response.ts';
 
 /**
  * The one registry of stable error codes. Request-level codes are the top-level `code` of a
@@ -197,13 +198,10 @@ export function toProblem(err: AppError, requestId: string): ProblemDocument {
 }
 
 /**
- * Writes the problem document. `c.newResponse` keeps headers that middleware already set
- * on the context (request id, CORS, Set-Cookie).
+ * Writes the problem document. Headers that middleware already set for the answer (CORS,
+ * Set-Cookie) are kept (see `jsonResponse`).
  */
 export function problemResponse(c: Context, err: AppError): Response {
   const requestId = (c.get('requestId') as string | undefined) ?? '';
-  return c.newResponse(JSON.stringify(toProblem(err, requestId)), err.status, {
-    ...err.headers,
-    'Content-Type': 'application/problem+json',
-  });
+  return jsonResponse(c, JSON.stringify(toProblem(err, requestId)), err.status, 'application/problem+json', err.headers);
 }

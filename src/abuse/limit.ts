@@ -5,6 +5,7 @@ import { routePattern } from '../observability/middleware.ts';
 import { rateKeyOfIp } from './client-ip.ts';
 import type { RateLimitedRoute, WindowLimit } from './config.ts';
 import { LimiterUnavailableError, type Counter } from './store.ts';
+import { setHeader } from '../shared/response.ts';
 
 /**
  * Rate limits, declared per route in `abuse.rate_limits.<route>` and applied by one call in
@@ -35,8 +36,8 @@ async function enforce(c: AppContext, route: RateLimitedRoute, identifier: strin
   if (checks.length === 0) return;
   const counters = await guarded(c, () => Promise.all(checks.map((check) => abuse.store.hit(check.key, check.limit.window_s * 1000))));
   if (counters === undefined) return; // store down, `store_unavailable: open`
-  c.header('RateLimit-Policy', checks.map((check) => `"${check.name}";q=${check.limit.limit};w=${check.limit.window_s}`).join(', '));
-  c.header('RateLimit', checks.map((check, i) => `"${check.name}";r=${Math.max(0, check.limit.limit - counters[i]!.count)};t=${seconds(counters[i]!)}`).join(', '));
+  setHeader(c, 'RateLimit-Policy', checks.map((check) => `"${check.name}";q=${check.limit.limit};w=${check.limit.window_s}`).join(', '));
+  setHeader(c, 'RateLimit', checks.map((check, i) => `"${check.name}";r=${Math.max(0, check.limit.limit - counters[i]!.count)};t=${seconds(counters[i]!)}`).join(', '));
   let retryAfter = 0;
   for (const [i, check] of checks.entries()) {
     if (counters[i]!.count > check.limit.limit) retryAfter = Math.max(retryAfter, seconds(counters[i]!));

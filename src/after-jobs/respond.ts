@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import { applyCookie, type SetCookie } from '../session/cookie.ts';
 import { isHtmlFormPost } from '../session/delivery.ts';
+import { jsonResponse } from '../shared/response.ts';
 
 /** A flow's successful outcome, as orchestration returns it. */
 export interface FlowOutcome {
@@ -17,5 +18,5 @@ export function respondWithOutcome(c: Context, outcome: FlowOutcome): Response {
   if (outcome.cookie) applyCookie(c, outcome.cookie);
   const { body, redirectTo } = outcome;
   if (redirectTo && isHtmlFormPost(c)) return c.redirect(redirectTo, 303);
-  return c.json(redirectTo ? Object.assign({}, body, { redirect_to: redirectTo }) : body, 200);
+  return jsonResponse(c, JSON.stringify(redirectTo ? Object.assign({}, body, { redirect_to: redirectTo }) : body), 200, 'application/json');
 }

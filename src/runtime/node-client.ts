@@ -1,6 +1,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import { watchRequestSignal } from '../middleware/request-context.ts';
+import { setHeader } from '../shared/response.ts';
 
 /**
  * The client left before its answer was written: the response's socket closed unfinished (what
@@ -22,13 +23,12 @@ export function watchNodeClient(c: Context, gone: () => void): () => void {
 }
 
 /**
- * Sets a response header on the ServerResponse itself, where the response will be written:
- * Hono's `c.header()` before a handler makes a Headers object for every response, and
- * @hono/node-server then copies it back into a plain object (issue 16). Node merges these
+ * Sets a header on the ServerResponse itself, where the answer will be written, after the
+ * app made it: cheaper than adding it to a finished Response (issue 16). Node merges these
  * headers with the Response's own when the answer is written (the Response's win).
  */
 export function setNodeResponseHeader(c: Context, name: string, value: string): void {
   const outgoing = (c.env as Partial<HttpBindings> | undefined)?.outgoing;
   if (outgoing && !outgoing.headersSent) outgoing.setHeader(name, value);
-  else c.header(name, value);
+  else setHeader(c, name, value);
 }

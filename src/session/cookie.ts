@@ -3,6 +3,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import type { CookieOptions } from 'hono/utils/cookie';
 import type { SessionConfig } from './config.ts';
 import { deriveCookieKeys, openSessionCookie, sealSessionCookie, type CookieKeys } from './sealed-cookie.ts';
+import { headersWillBeSet } from '../shared/response.ts';
 
 /** Seals and opens session cookies; keys are derived once, on first use. */
 export interface SessionCookies {
@@ -48,10 +49,12 @@ export async function sessionCookie(cfg: SessionConfig['cookie'], cookies: Sessi
 }
 
 export function applyCookie(c: Context, cookie: SetCookie): void {
+  headersWillBeSet(c);
   setCookie(c, cookie.name, cookie.value, cookie.options);
 }
 
 export function clearSessionCookie(c: Context, cfg: SessionConfig['cookie']): void {
+  headersWillBeSet(c);
   deleteCookie(c, cfg.name, {
     path: cfg.path ?? '/',
     secure: cfg.secure,
