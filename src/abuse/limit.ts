@@ -25,6 +25,11 @@ export function enforceRateLimit(c: AppContext, route: RateLimitedRoute, identif
   return enforce(c, route, identifier);
 }
 
+/** `run` once the limits passed (`limited` is what `enforceRateLimit` returned): no extra promise when they are off. */
+export function afterRateLimit<T>(limited: Promise<void> | undefined, run: () => Promise<T>): Promise<T> {
+  return limited ? limited.then(run) : run();
+}
+
 async function enforce(c: AppContext, route: RateLimitedRoute, identifier: string | undefined): Promise<void> {
   const { abuse } = c.get('gateway');
   const limits = abuse.config.rate_limits[route];

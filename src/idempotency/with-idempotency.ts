@@ -25,9 +25,16 @@ export interface SignUpAnswer {
   identityExists: boolean;
 }
 
-export async function withIdempotency(c: AppContext, body: unknown, run: (key: string) => Promise<SignUpAnswer>): Promise<Response> {
+const responseOf = (answer: SignUpAnswer) => answer.response;
+
+export function withIdempotency(c: AppContext, body: unknown, run: (key: string) => Promise<SignUpAnswer>): Promise<Response> {
   const header = c.req.header('idempotency-key');
-  if (header === undefined) return (await run(crypto.randomUUID())).response;
+  // No key: a fresh one for the services, and nothing to keep (no async frame of its own).
+  if (header === undefined) return run(crypto.randomUUID()).then(responseOf);
+  return keyed(c, body, run, header);
+}
+
+async function keyed(c: AppContext, body: unknown, run: (key: string) => Promise<SignUpAnswer>, header: string): Promise<Response> {
   const key = idempotencyKeyFromHeader(header);
   if (!key) throw new AppError('INVALID_IDEMPOTENCY_KEY');
   const store = await c.get('gateway').idempotency();

@@ -48,18 +48,23 @@ function nativeHeaders(client: ForwardedClient, withBody: boolean): Record<strin
 export function createKratosClient(options: KratosClientOptions): KratosPort {
   const { transport, timeoutMs, identifierPointer } = options;
 
-  /** No async frame of its own: one call per Kratos request. */
-  function call(req: Omit<HttpRequest, 'timeoutMs'>): Promise<HttpResponse | UpstreamProblem> {
-    let sent: Promise<HttpResponse>;
+  /** A transport's failure as the port's problem; anything else is not ours to map. */
+  function upstreamProblem(err: unknown): UpstreamProblem {
+    if (err instanceof TransportError) return { reason: err.message, ...(err.aborted ? { aborted: true } : {}), ...(err.sent ? { sent: true } : {}) };
+    throw err;
+  }
+
+  /** One Kratos request. The hot paths (create and submit) await `send` in a try instead of `call`: one promise less each. */
+  function send(req: Omit<HttpRequest, 'timeoutMs'>): Promise<HttpResponse> {
     try {
-      sent = transport(Object.assign({}, req, { timeoutMs }));
+      return transport(Object.assign({}, req, { timeoutMs }));
     } catch (err) {
-      sent = Promise.reject(err);
+      return Promise.reject(err);
     }
-    return sent.catch((err: unknown): UpstreamProblem => {
-      if (err instanceof TransportError) return { reason: err.message, ...(err.aborted ? { aborted: true } : {}), ...(err.sent ? { sent: true } : {}) };
-      throw err;
-    });
+  }
+
+  function call(req: Omit<HttpRequest, 'timeoutMs'>): Promise<HttpResponse | UpstreamProblem> {
+    return send(req).catch(upstreamProblem);
   }
 
   function isProblem(r: HttpResponse | UpstreamProblem): r is UpstreamProblem {
@@ -74,7 +79,12 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
   }
 
   async function createFlow(path: string, client: ForwardedClient, lean: boolean): Promise<CreateFlowResult> {
-    const res = await call({ method: 'GET', origin: options.publicUrl, path, headers: nativeHeaders(client, false), signal: client.signal });
+    let res: HttpResponse | UpstreamProblem;
+    try {
+      res = await send({ method: 'GET', origin: options.publicUrl, path, headers: nativeHeaders(client, false), signal: client.signal });
+    } catch (err) {
+      res = upstreamProblem(err);
+    }
     const down = unavailableOrNull(res);
     if (down) return down;
     const r = res as HttpResponse;
@@ -143,15 +153,20 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
 
     async submitFlow(flow, flowId, submission, client) {
       const spec = nativeFlows[flow];
-      const res = await call({
-        method: 'POST',
-        origin: options.publicUrl,
-        path: `/self-service/${spec.kratosFlow ?? flow}?flow=${encodeURIComponent(flowId)}`,
-        headers: nativeHeaders(client, true),
-        body: JSON.stringify(spec.payload(submission)),
-        // No signal here on purpose: a submit cut short may still have done its work (a
-        // registration submit may still create the identity), so its outcome must be known.
-      });
+      let res: HttpResponse | UpstreamProblem;
+      try {
+        res = await send({
+          method: 'POST',
+          origin: options.publicUrl,
+          path: `/self-service/${spec.kratosFlow ?? flow}?flow=${encodeURIComponent(flowId)}`,
+          headers: nativeHeaders(client, true),
+          body: JSON.stringify(spec.payload(submission)),
+          // No signal here on purpose: a submit cut short may still have done its work (a
+          // registration submit may still create the identity), so its outcome must be known.
+        });
+      } catch (err) {
+        res = upstreamProblem(err);
+      }
       const answer: FlowAnswer = isProblem(res) ? { kind: 'no_answer', problem: res } : { kind: 'answer', status: res.status, body: parseJson(res.body) as FlowAnswerBody };
       return spec.mapAnswer(answer, identifierPointer);
     },

@@ -1,4 +1,4 @@
-import { enforceRateLimit } from '../abuse/limit.ts';
+import { afterRateLimit, enforceRateLimit } from '../abuse/limit.ts';
 import { afterJobPlan } from '../after-jobs/plan.ts';
 import { resolveRedirect } from '../after-jobs/redirect.ts';
 import type { AppContext } from '../app-env.ts';
@@ -30,9 +30,10 @@ export function registrationRoutes(config: GatewayConfig) {
     const redirectTo = resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log);
     const delivery = chooseDelivery(c);
     const { metadata, ...submission } = toSubmission(body, fields);
-    const forwarded = await forwardedClient(c);
+    const client = forwardedClient(c);
+    const forwarded = client instanceof Promise ? await client : client;
     const { signal, dispose } = requestSignal(c);
-    const client = Object.assign(forwarded, { signal });
+    const withSignal = Object.assign(forwarded, { signal });
     const deps: SignUpDeps = {
       kratos: gateway.kratos,
       services: gateway.services,
@@ -51,7 +52,7 @@ export function registrationRoutes(config: GatewayConfig) {
     };
     let result: Awaited<ReturnType<typeof signUp>>;
     try {
-      result = await signUp(deps, { fields: body.fields ?? {}, submission, metadata, idempotencyKey, delivery, redirectTo, client });
+      result = await signUp(deps, { fields: body.fields ?? {}, submission, metadata, idempotencyKey, delivery, redirectTo, client: withSignal });
     } finally {
       dispose();
     }
@@ -71,7 +72,7 @@ export function registrationRoutes(config: GatewayConfig) {
     '/v1/registration',
     acceptBody(
       request,
-      async (c, data) => (await enforceRateLimit(c, 'registration', identifierOf(data)), withIdempotency(c, data, (key) => register(c, data, key))),
+      (c, data) => afterRateLimit(enforceRateLimit(c, 'registration', identifierOf(data)), () => withIdempotency(c, data, (key) => register(c, data, key))),
       (form) => coerceFormFields(form, fields),
       route.request.headers as z.ZodObject,
     ),

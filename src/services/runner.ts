@@ -61,6 +61,7 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
   const newId = deps.newId ?? (() => crypto.randomUUID());
   const functions = deps.functions ?? {};
   const telemetry = deps.telemetry ?? noopTelemetry;
+  const observed = telemetry.metrics.enabled || telemetry.tracing.enabled;
   const attemptDeps: AttemptDeps = { transport: deps.transport, functions, now };
   const byName = new Map(deps.services.map((s) => [s.name, s]));
   // The config does not change after start: plan each stage's steps once.
@@ -88,11 +89,11 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
       attempts++;
       const attemptId = newId();
       const t0 = now();
-      last = await observeServiceAttempt(telemetry, service, attempts, () =>
+      const attempt = () =>
         service.http
           ? attemptHttp(attemptDeps, service, ctx, idempotencyKey, attemptId, signal)
-          : attemptFunction(attemptDeps, service, ctx, idempotencyKey, attemptId, signal),
-      );
+          : attemptFunction(attemptDeps, service, ctx, idempotencyKey, attemptId, signal);
+      last = await (observed ? observeServiceAttempt(telemetry, service, attempts, attempt) : attempt());
       const o = last.outcome;
       // Never headers, URL or bodies: they may carry secrets and personal data.
       log.debug('service attempt', {

@@ -16,9 +16,10 @@ export interface IncomingSession {
 /**
  * The client's session: `X-Session-Token`, `Authorization: Bearer`, or the gateway's cookie,
  * in that order. A malformed header is a 400; a cookie that does not open (tampered, expired,
- * sealed under a removed secret) counts as no session.
+ * sealed under a removed secret) counts as no session. Only opening a cookie is asynchronous:
+ * without one the answer comes at once, not as a promise (issue 16).
  */
-export async function incomingSession(c: AppContext): Promise<IncomingSession | undefined> {
+export function incomingSession(c: AppContext): IncomingSession | undefined | Promise<IncomingSession | undefined> {
   const raw = c.req.header('x-session-token');
   if (raw !== undefined && raw !== '') {
     if (!tokenPattern.test(raw)) throw new AppError('INVALID_AUTHORIZATION');
@@ -34,19 +35,24 @@ export async function incomingSession(c: AppContext): Promise<IncomingSession | 
   }
   const { config, cookies, now } = c.get('gateway');
   const value = getCookie(c, config.session.cookie.name);
-  if (value && cookies) {
-    const token = await cookies.open(value, now());
-    if (token) return { token, via: 'cookie' };
-  }
+  if (value && cookies) return cookies.open(value, now()).then((token) => (token ? { token, via: 'cookie' as const } : undefined));
   return undefined;
 }
 
-/** What the gateway forwards to Kratos about this request, including the client's session. */
-export async function forwardedClient(c: AppContext): Promise<ForwardedClient> {
+function clientWith(c: AppContext, session: IncomingSession | undefined): ForwardedClient {
   return {
     requestId: c.get('requestId'),
-    sessionToken: (await incomingSession(c))?.token,
+    sessionToken: session?.token,
     clientIp: clientIpOf(c),
     userAgent: c.req.header('user-agent')?.slice(0, 512),
   };
+}
+
+/**
+ * What the gateway forwards to Kratos about this request, including the client's session: at
+ * once, or a promise when a session cookie has to be opened.
+ */
+export function forwardedClient(c: AppContext): ForwardedClient | Promise<ForwardedClient> {
+  const session = incomingSession(c);
+  return session instanceof Promise ? session.then((s) => clientWith(c, s)) : clientWith(c, session);
 }
