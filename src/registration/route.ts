@@ -27,7 +27,7 @@ export function registrationRoutes(config: GatewayConfig) {
     const gateway = c.get('gateway');
     const log = c.get('log');
     // Everything that can refuse the request is checked before anything is called.
-    const redirectTo = resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log);
+    const redirectTo = plan.redirect ? resolveRedirect(plan, c.req.url, gateway.returnToPolicy, log) : undefined;
     const delivery = chooseDelivery(c);
     const { metadata, ...submission } = toSubmission(body, fields);
     const client = forwardedClient(c);

@@ -18,7 +18,8 @@ export function watchNodeClient(c: Context, gone: () => void): () => void {
     onClose();
     return () => {};
   }
-  outgoing.once('close', onClose);
+  // `on`, not `once` (a wrapper per request): the listener is removed when the request is done.
+  outgoing.on('close', onClose);
   return () => outgoing.off('close', onClose);
 }
 
