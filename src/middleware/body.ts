@@ -28,6 +28,7 @@ const FORM_MEDIA_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-d
 type FormMediaType = (typeof FORM_MEDIA_TYPES)[number];
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const NOT_UTF8 = 'The request body is not valid UTF-8. JSON is always sent as UTF-8, whatever the charset parameter says.';
 
 function mediaTypeOf(c: AppContext): string | undefined {
   const header = c.req.header('content-type');
@@ -64,13 +65,14 @@ export function jsonNestingDepth(text: string, limit = MAX_BODY_DEPTH): number {
  * A JSON body must be UTF-8 (RFC 8259; a `charset` parameter changes nothing, and decoding
  * leniently would turn bad bytes into U+FFFD inside a name) and nested at most MAX_BODY_DEPTH
  * deep. Hono caches the bytes read here, so the route's validator does not read them again.
+ * Synchronous, on the bytes `c.req.arrayBuffer()` gave (no async frame of its own).
  */
-async function checkJsonBody(c: AppContext): Promise<string> {
+function checkJsonBody(c: AppContext, bytes: ArrayBuffer): string {
   let text: string;
   try {
-    text = utf8.decode(await c.req.arrayBuffer());
+    text = utf8.decode(bytes);
   } catch {
-    throw new AppError('INVALID_JSON', { detail: 'The request body is not valid UTF-8. JSON is always sent as UTF-8, whatever the charset parameter says.' });
+    throw new AppError('INVALID_JSON', { detail: NOT_UTF8 });
   }
   if (jsonNestingDepth(text) > MAX_BODY_DEPTH) {
     throw new AppError('INVALID_BODY', { detail: `The request body is nested more than ${MAX_BODY_DEPTH} levels deep.` });
@@ -132,7 +134,13 @@ export function acceptBody<T>(
     if (!isHtmlFormPost(c)) {
       const type = mediaTypeOf(c);
       if (type === undefined || !JSON_MEDIA_TYPE.test(type)) return next();
-      const text = await checkJsonBody(c);
+      let bytes: ArrayBuffer;
+      try {
+        bytes = await c.req.arrayBuffer();
+      } catch {
+        throw new AppError('INVALID_JSON', { detail: NOT_UTF8 });
+      }
+      const text = checkJsonBody(c, bytes);
       // With a query string the OpenAPI route validates it too: let its validators run.
       if (c.req.url.includes('?')) return next();
       const header = c.req.header('content-type');

@@ -230,15 +230,32 @@ function sleep(ms: number): Promise<void> {
 function trackInFlight(fetch: (req: Request, env?: unknown) => Response | Promise<Response>) {
   let count = 0;
   let waiters: Array<() => void> = [];
+  const done = () => {
+    if (--count === 0) for (const wake of waiters.splice(0)) wake();
+  };
   return {
     count: () => count,
-    fetch: async (req: Request, env?: unknown): Promise<Response> => {
+    // No async frame: a `then` on the app's own promise (one promise per request less).
+    fetch: (req: Request, env?: unknown): Response | Promise<Response> => {
       count++;
+      let res: Response | Promise<Response>;
       try {
-        return await fetch(req, env);
-      } finally {
-        if (--count === 0) for (const wake of waiters.splice(0)) wake();
+        res = fetch(req, env);
+      } catch (err) {
+        done();
+        throw err;
       }
+      if (!(res instanceof Promise)) {
+        done();
+        return res;
+      }
+      return res.then(
+        (answer) => (done(), answer),
+        (err: unknown) => {
+          done();
+          throw err;
+        },
+      );
     },
     /** True once nothing is in flight, false if `ms` pass first. */
     idle: (ms: number): Promise<boolean> =>
