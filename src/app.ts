@@ -207,12 +207,14 @@ export function createApp(deps: AppDeps) {
     // Every answer carries the request id; the gateway's JSON answers have it already.
     if (!carriesItsRequestId(c.res)) setResponseHeader(c, 'X-Request-Id', id);
     // No query string, bodies or headers in the access log: they can carry secrets.
-    log.info('request', {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      duration_ms: now() - started,
-    });
+    if (log.enabled?.('info') !== false) {
+      log.info('request', {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        duration_ms: now() - started,
+      });
+    }
   });
 
   app.route('/', healthRoutes());

@@ -17,5 +17,6 @@ export function withTraceIds(logger: Logger, tracing: Tracing): Logger {
     warn: (msg, fields) => logger.warn(msg, withIds(fields)),
     error: (msg, fields) => logger.error(msg, withIds(fields)),
     child: (fields) => withTraceIds(logger.child(fields), tracing),
+    enabled: (level) => logger.enabled?.(level) ?? true,
   };
 }

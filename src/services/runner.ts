@@ -96,14 +96,16 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
       last = await (observed ? observeServiceAttempt(telemetry, service, attempts, attempt) : attempt());
       const o = last.outcome;
       // Never headers, URL or bodies: they may carry secrets and personal data.
-      log.debug('service attempt', {
-        service: service.name,
-        attempt: attempts,
-        attempt_id: attemptId,
-        result: o.kind,
-        ...(o.kind === 'failed' ? { reason: o.reason } : {}),
-        duration_ms: now() - t0,
-      });
+      if (log.enabled?.('debug') !== false) {
+        log.debug('service attempt', {
+          service: service.name,
+          attempt: attempts,
+          attempt_id: attemptId,
+          result: o.kind,
+          ...(o.kind === 'failed' ? { reason: o.reason } : {}),
+          duration_ms: now() - t0,
+        });
+      }
       if (o.kind !== 'failed' || !o.retryable || attempts > service.retries || signal?.aborted) break;
       // Full jitter (AWS's "exponential backoff and jitter"): spreads retries of many
       // sign-ups hitting one recovering service.

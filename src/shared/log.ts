@@ -9,6 +9,11 @@ export interface Logger {
   error(msg: string, fields?: LogFields): void;
   /** A logger that adds `fields` to every line. */
   child(fields: LogFields): Logger;
+  /**
+   * Whether a line at `level` would be written, for callers that would otherwise build its
+   * fields for nothing. Optional: without it, callers assume it would.
+   */
+  enabled?(level: LogLevel): boolean;
 }
 
 export interface LoggerOptions {
@@ -50,19 +55,26 @@ export function redact(value: unknown, depth = 0): unknown {
  * that `child()` (once per request) is a small object rather than a new set of closures.
  */
 class JsonLogger implements Logger {
+  private merged: LogFields | undefined;
+
   constructor(
     private readonly min: number,
     private readonly sink: (line: string) => void,
     private readonly now: () => Date,
-    private readonly bound: LogFields,
+    /** The parent's fields, then this logger's own: a child copies nothing when made (one per request). */
+    private readonly inherited: LogFields,
+    private readonly own: LogFields,
   ) {}
 
   private write(level: LogLevel, msg: string, fields?: LogFields): void {
     if (order[level] < this.min) return;
-    const record = redact({ level, time: this.now().toISOString(), msg, ...this.bound, ...fields });
+    const record = redact({ level, time: this.now().toISOString(), msg, ...this.inherited, ...this.own, ...fields });
     this.sink(JSON.stringify(record));
   }
 
+  enabled(level: LogLevel): boolean {
+    return order[level] >= this.min;
+  }
   debug(msg: string, fields?: LogFields): void {
     this.write('debug', msg, fields);
   }
@@ -76,7 +88,8 @@ class JsonLogger implements Logger {
     this.write('error', msg, fields);
   }
   child(fields: LogFields): Logger {
-    return new JsonLogger(this.min, this.sink, this.now, Object.assign({}, this.bound, fields));
+    this.merged ??= Object.assign({}, this.inherited, this.own);
+    return new JsonLogger(this.min, this.sink, this.now, this.merged, fields);
   }
 }
 
@@ -85,6 +98,7 @@ export function createLogger(options: LoggerOptions = {}, bound: LogFields = {})
     order[options.level ?? 'info'],
     options.sink ?? ((line: string) => console.log(line)),
     options.now ?? (() => new Date()),
+    {},
     bound,
   );
 }
