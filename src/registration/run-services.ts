@@ -32,13 +32,17 @@ function keepAliveUntilDrained(deps: SignUpDeps): void {
   deps.waitUntil(queue.drain());
 }
 
-/** Runs the `before` services; a veto or failure stops the sign-up before Kratos is called. */
-export async function runBeforeServices(deps: SignUpDeps, ctx: TemplateContext, signal: AbortLike | undefined): Promise<void> {
-  const result = await deps.services.runStage('before', ctx, { idempotencyKey: ctx.idempotency_key, requestId: deps.requestId, signal });
-  throwIfAborted(signal);
-  if (result.verdict.kind === 'proceed') return;
-  deps.log.info('sign-up stopped by a before service', { services: result.verdict.services, verdict: result.verdict.kind });
-  throw stageError(result.verdict, 'SERVICE_UNAVAILABLE');
+/**
+ * Runs the `before` services; a veto or failure stops the sign-up before Kratos is called.
+ * (A `then`, not an async frame pending during the services' calls: issue 16.)
+ */
+export function runBeforeServices(deps: SignUpDeps, ctx: TemplateContext, signal: AbortLike | undefined): Promise<void> {
+  return deps.services.runStage('before', ctx, { idempotencyKey: ctx.idempotency_key, requestId: deps.requestId, signal }).then((result) => {
+    throwIfAborted(signal);
+    if (result.verdict.kind === 'proceed') return;
+    deps.log.info('sign-up stopped by a before service', { services: result.verdict.services, verdict: result.verdict.kind });
+    throw stageError(result.verdict, 'SERVICE_UNAVAILABLE');
+  });
 }
 
 /**
@@ -48,16 +52,30 @@ export async function runBeforeServices(deps: SignUpDeps, ctx: TemplateContext, 
  * it inside `withRollback`. Returns what the client is told about services that failed
  * without stopping it.
  */
-export async function runAfterServices(
+export function runAfterServices(
   deps: SignUpDeps,
   identity: Identity,
   ctx: TemplateContext,
   fieldMetadata: MetadataWrites,
   signal: AbortLike | undefined,
 ): Promise<ReportedService[]> {
-  const { log, requestId } = deps;
   const afterCtx: TemplateContext = Object.assign({}, ctx, { identity: { id: identity.id, traits: identity.traits as Record<string, unknown> } });
-  const after = await deps.services.runStage('after', afterCtx, { idempotencyKey: ctx.idempotency_key, requestId, signal });
+  // What follows the stage runs once it is over: no async frame waits on the services' calls.
+  return deps.services
+    .runStage('after', afterCtx, { idempotencyKey: ctx.idempotency_key, requestId: deps.requestId, signal })
+    .then((after) => afterStage(deps, identity, ctx, afterCtx, fieldMetadata, after, signal));
+}
+
+async function afterStage(
+  deps: SignUpDeps,
+  identity: Identity,
+  ctx: TemplateContext,
+  afterCtx: TemplateContext,
+  fieldMetadata: MetadataWrites,
+  after: StageResult,
+  signal: AbortLike | undefined,
+): Promise<ReportedService[]> {
+  const { log, requestId } = deps;
   // Aborted services failed only because of the abort: the sign-up is undone, whatever their policy.
   throwIfAborted(signal);
   if (after.verdict.kind !== 'proceed') {

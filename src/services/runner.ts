@@ -2,7 +2,7 @@ import type { HttpTransport } from '../shared/http.ts';
 import type { Logger } from '../shared/log.ts';
 import { observeServiceAttempt } from '../observability/services.ts';
 import { noopTelemetry, type Telemetry } from '../observability/telemetry.ts';
-import { attemptFunction, attemptHttp, withMetadata, type Attempt, type AttemptDeps, type ServiceFunction } from './attempt.ts';
+import { attemptFunction, attemptHttp, withMetadata, type Attempt, type AttemptDeps, type ServiceFunction, type ServiceOutcome } from './attempt.ts';
 import type { ServicesConfig, ServiceConfig } from './config.ts';
 import { stageResult, stepsOf, verdictOf, type ServiceRun, type Stage, type StageResult, type StageVerdict } from './stages.ts';
 import type { TemplateContext } from './template.ts';
@@ -77,36 +77,56 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
     throw new Error(`no function registered for service(s): ${unregistered.map((s) => `${s.name} (function: ${s.function})`).join(', ')}`);
   }
 
-  async function runOne(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, log: Logger, signal?: AbortLike): Promise<ServiceRun> {
-    const startedAt = now();
-    let attempts = 0;
-    let last: Attempt;
-    for (;;) {
-      if (signal?.aborted) {
-        last = { outcome: { kind: 'failed', reason: 'aborted', retryable: false } };
-        break;
-      }
-      attempts++;
-      const attemptId = newId();
-      const t0 = now();
-      const attempt = () =>
-        service.http
-          ? attemptHttp(attemptDeps, service, ctx, idempotencyKey, attemptId, signal)
-          : attemptFunction(attemptDeps, service, ctx, idempotencyKey, attemptId, signal);
-      last = await (observed ? observeServiceAttempt(telemetry, service, attempts, attempt) : attempt());
+  const abortedAttempt = (): Attempt => ({ outcome: { kind: 'failed', reason: 'aborted', retryable: false } });
+
+  /** Attempt number `n` of a service, with its debug line. */
+  function attemptOnce(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, log: Logger, signal: AbortLike | undefined, n: number): Promise<Attempt> {
+    const attemptId = newId();
+    const t0 = now();
+    const attempt = () =>
+      service.http
+        ? attemptHttp(attemptDeps, service, ctx, idempotencyKey, attemptId, signal)
+        : attemptFunction(attemptDeps, service, ctx, idempotencyKey, attemptId, signal);
+    const pending = observed ? observeServiceAttempt(telemetry, service, n, attempt) : attempt();
+    if (log.enabled?.('debug') === false) return pending;
+    return pending.then((last) => {
       const o = last.outcome;
       // Never headers, URL or bodies: they may carry secrets and personal data.
-      if (log.enabled?.('debug') !== false) {
-        log.debug('service attempt', {
-          service: service.name,
-          attempt: attempts,
-          attempt_id: attemptId,
-          result: o.kind,
-          ...(o.kind === 'failed' ? { reason: o.reason } : {}),
-          duration_ms: now() - t0,
-        });
-      }
-      if (o.kind !== 'failed' || !o.retryable || attempts > service.retries || signal?.aborted) break;
+      log.debug('service attempt', {
+        service: service.name,
+        attempt: n,
+        attempt_id: attemptId,
+        result: o.kind,
+        ...(o.kind === 'failed' ? { reason: o.reason } : {}),
+        duration_ms: now() - t0,
+      });
+      return last;
+    });
+  }
+
+  /** No further attempt after attempt `n`: it did not fail retryably, the retries are used up, or the request is aborted. */
+  const isFinal = (service: ServiceConfig, last: Attempt, n: number, signal: AbortLike | undefined): boolean =>
+    last.outcome.kind !== 'failed' || !last.outcome.retryable || n > service.retries || signal?.aborted === true;
+
+  /**
+   * A service with its retries (backoff, Retry-After, abort). The first attempt is a promise
+   * and a `then`, not an async frame waiting on the upstream call (issue 16: frames pending
+   * per request are what a young-generation GC copies); retries continue in `retry`.
+   */
+  function runOne(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, log: Logger, signal?: AbortLike): Promise<ServiceRun> {
+    const startedAt = now();
+    if (signal?.aborted) return Promise.resolve(finish(service, abortedAttempt(), 0, startedAt, log));
+    return attemptOnce(service, ctx, idempotencyKey, log, signal, 1).then((first) =>
+      isFinal(service, first, 1, signal) ? finish(service, first, 1, startedAt, log) : retry(service, ctx, idempotencyKey, log, signal, startedAt, first),
+    );
+  }
+
+  /** After a retryable failure of attempt 1: wait, try again, until an attempt is final. */
+  async function retry(service: ServiceConfig, ctx: TemplateContext, idempotencyKey: string, log: Logger, signal: AbortLike | undefined, startedAt: number, first: Attempt): Promise<ServiceRun> {
+    let attempts = 1;
+    let last = first;
+    for (;;) {
+      const o = last.outcome as Extract<ServiceOutcome, { kind: 'failed' }>;
       // Full jitter (AWS's "exponential backoff and jitter"): spreads retries of many
       // sign-ups hitting one recovering service.
       let delay = Math.floor(random() * service.retry_backoff_ms * 2 ** (attempts - 1));
@@ -120,10 +140,18 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
       }
       await sleep(delay);
       if (signal?.aborted) {
-        last = { outcome: { kind: 'failed', reason: 'aborted', retryable: false } };
+        last = abortedAttempt();
         break;
       }
+      attempts++;
+      last = await attemptOnce(service, ctx, idempotencyKey, log, signal, attempts);
+      if (isFinal(service, last, attempts, signal)) break;
     }
+    return finish(service, last, attempts, startedAt, log);
+  }
+
+  /** A service's run from its last attempt. */
+  function finish(service: ServiceConfig, last: Attempt, attempts: number, startedAt: number, log: Logger): ServiceRun {
     const outcome = withMetadata(service, last.outcome, log);
     const run: ServiceRun = {
       name: service.name,
@@ -143,26 +171,16 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
   }
 
   return {
-    async runStage(stage, ctx, meta) {
-      const log = deps.logger.child({ request_id: meta.requestId, stage });
+    runStage(stage, ctx, meta) {
       const steps = stepsFor(stage);
-      const outcomes: ServiceRun[] = [];
-      const skipped: string[] = [];
-      let verdict: StageVerdict = { kind: 'proceed' };
-      for (const step of steps) {
-        if (verdict.kind !== 'proceed' || meta.signal?.aborted) {
-          skipped.push(...step.map((s) => s.name));
-          continue;
-        }
-        // One concurrent group: all run at once and all finish, so the step takes as long
-        // as its slowest service and every outcome is known.
-        const runs = step.length === 1 ? [await runOne(step[0]!, ctx, meta.idempotencyKey, log, meta.signal)] : await Promise.all(step.map((s) => runOne(s, ctx, meta.idempotencyKey, log, meta.signal)));
-        outcomes.push(...runs);
-        verdict = verdictOf(runs);
+      // Nothing configured for the stage: its (empty) result at once.
+      if (steps.length === 0) return Promise.resolve(stageResult(stage, verdictOf([]), [], []));
+      const log = deps.logger.child({ request_id: meta.requestId, stage });
+      // One service alone (the common case): no async frame for the stage either.
+      if (steps.length === 1 && steps[0]!.length === 1 && !meta.signal?.aborted) {
+        return runOne(steps[0]![0]!, ctx, meta.idempotencyKey, log, meta.signal).then((run) => stageResult(stage, verdictOf([run]), [run], []));
       }
-      const result = stageResult(stage, verdict, outcomes, skipped);
-      if (skipped.length > 0) log.info('services skipped', { services: skipped });
-      return result;
+      return runSteps(stage, steps, ctx, meta, log);
     },
 
     async runService(call) {
@@ -172,4 +190,24 @@ export function createServiceRunner(deps: ServiceRunnerDeps): ServiceRunner {
       return runOne(service, call.context, call.idempotencyKey, log);
     },
   };
+
+  async function runSteps(stage: Stage, steps: ServiceConfig[][], ctx: TemplateContext, meta: { idempotencyKey: string; signal?: AbortLike | undefined }, log: Logger): Promise<StageResult> {
+    const outcomes: ServiceRun[] = [];
+    const skipped: string[] = [];
+    let verdict: StageVerdict = { kind: 'proceed' };
+    for (const step of steps) {
+      if (verdict.kind !== 'proceed' || meta.signal?.aborted) {
+        skipped.push(...step.map((s) => s.name));
+        continue;
+      }
+      // One concurrent group: all run at once and all finish, so the step takes as long
+      // as its slowest service and every outcome is known.
+      const runs = step.length === 1 ? [await runOne(step[0]!, ctx, meta.idempotencyKey, log, meta.signal)] : await Promise.all(step.map((s) => runOne(s, ctx, meta.idempotencyKey, log, meta.signal)));
+      outcomes.push(...runs);
+      verdict = verdictOf(runs);
+    }
+    const result = stageResult(stage, verdict, outcomes, skipped);
+    if (skipped.length > 0) log.info('services skipped', { services: skipped });
+    return result;
+  }
 }
