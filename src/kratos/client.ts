@@ -78,13 +78,18 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
     return null;
   }
 
-  async function createFlow(path: string, client: ForwardedClient, lean: boolean): Promise<CreateFlowResult> {
-    let res: HttpResponse | UpstreamProblem;
-    try {
-      res = await send({ method: 'GET', origin: options.publicUrl, path, headers: nativeHeaders(client, false), signal: client.signal });
-    } catch (err) {
-      res = upstreamProblem(err);
-    }
+  /**
+   * Creates a native flow. A promise and a `then` rather than an async frame waiting on the
+   * call (issue 16), as `submitFlow`.
+   */
+  function createFlow(path: string, client: ForwardedClient, lean: boolean): Promise<CreateFlowResult> {
+    return send({ method: 'GET', origin: options.publicUrl, path, headers: nativeHeaders(client, false), signal: client.signal }).then(
+      (res) => createdFlow(res, lean),
+      (err: unknown) => createdFlow(upstreamProblem(err), lean),
+    );
+  }
+
+  function createdFlow(res: HttpResponse | UpstreamProblem, lean: boolean): CreateFlowResult {
     const down = unavailableOrNull(res);
     if (down) return down;
     const r = res as HttpResponse;
@@ -151,11 +156,15 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
       return createFlow(`/self-service/${spec.kratosFlow ?? flow}/api${qs ? `?${qs}` : ''}`, client, spec.leanCreate === true);
     },
 
-    async submitFlow(flow, flowId, submission, client) {
+    submitFlow(flow, flowId, submission, client) {
       const spec = nativeFlows[flow];
-      let res: HttpResponse | UpstreamProblem;
+      const answered = (res: HttpResponse | UpstreamProblem) => {
+        const answer: FlowAnswer = isProblem(res) ? { kind: 'no_answer', problem: res } : { kind: 'answer', status: res.status, body: parseJson(res.body) as FlowAnswerBody };
+        return spec.mapAnswer(answer, identifierPointer);
+      };
+      let sent: Promise<HttpResponse>;
       try {
-        res = await send({
+        sent = send({
           method: 'POST',
           origin: options.publicUrl,
           path: `/self-service/${spec.kratosFlow ?? flow}?flow=${encodeURIComponent(flowId)}`,
@@ -165,10 +174,9 @@ export function createKratosClient(options: KratosClientOptions): KratosPort {
           // registration submit may still create the identity), so its outcome must be known.
         });
       } catch (err) {
-        res = upstreamProblem(err);
+        return Promise.reject(err);
       }
-      const answer: FlowAnswer = isProblem(res) ? { kind: 'no_answer', problem: res } : { kind: 'answer', status: res.status, body: parseJson(res.body) as FlowAnswerBody };
-      return spec.mapAnswer(answer, identifierPointer);
+      return sent.then(answered, (err: unknown) => answered(upstreamProblem(err)));
     },
 
     async getFlow(flow, flowId, client): Promise<GetFlowResult> {
