@@ -174,8 +174,8 @@ export function createApp(deps: AppDeps) {
   };
   // The front door, one middleware (issue 16: each layer costs a promise and a frame per
   // request): request id, request context, the access log, base path, CORS, origin guard and
-  // body limit.
-  app.use(async (c, next) => {
+  // body limit. No async frame of its own either: what follows the routes runs in a `then`.
+  app.use((c, next) => {
     const started = now();
     // A client-sent X-Request-Id is kept only if it is short and plain (Hono's requestId rules),
     // otherwise one is made; it is echoed back and forwarded to Kratos and services.
@@ -185,36 +185,47 @@ export function createApp(deps: AppDeps) {
     c.set('gateway', gateway);
     const log = logger.child({ request_id: id });
     c.set('log', log);
+    const done = () => {
+      // Every answer carries the request id; the gateway's JSON answers have it already.
+      if (!carriesItsRequestId(c.res)) setResponseHeader(c, 'X-Request-Id', id);
+      // No query string, bodies or headers in the access log: they can carry secrets.
+      if (log.enabled?.('info') !== false) {
+        log.info('request', {
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          duration_ms: now() - started,
+        });
+      }
+    };
+    // The base path's 404, the origin guard's and the body limit's refusals (the routes' errors
+    // are answered by onError inside `next`).
+    const refused = (err: unknown) => {
+      c.res = errorResponse(c, err);
+      done();
+    };
+    let routed: Promise<unknown>;
     try {
       if (base && c.req.path !== base && !c.req.path.startsWith(`${base}/`)) throw new AppError('NOT_FOUND');
       if (cors) {
         // A preflight is answered by CORS itself; what a middleware returns is the response.
-        const res = await cors(c, () => admitted(c, next));
-        if (res instanceof Response) c.res = res;
-      } else {
-        // `admitted` inline: its refusals are answered by the catch below, as they are there.
-        checkOrigin(c);
-        if (limitBody.fits(c)) await next();
-        else {
-          const res = await limitBody.counted(c, next);
+        routed = cors(c, () => admitted(c, next)).then((res) => {
           if (res instanceof Response) c.res = res;
-        }
+        });
+      } else {
+        // `admitted` inline: its refusals are answered by `refused`, as they are there.
+        checkOrigin(c);
+        routed = limitBody.fits(c)
+          ? next()
+          : limitBody.counted(c, next).then((res) => {
+              if (res instanceof Response) c.res = res;
+            });
       }
     } catch (err) {
-      // The base path's 404 (the routes' errors are answered by onError inside `next`).
-      c.res = errorResponse(c, err);
+      refused(err);
+      return Promise.resolve();
     }
-    // Every answer carries the request id; the gateway's JSON answers have it already.
-    if (!carriesItsRequestId(c.res)) setResponseHeader(c, 'X-Request-Id', id);
-    // No query string, bodies or headers in the access log: they can carry secrets.
-    if (log.enabled?.('info') !== false) {
-      log.info('request', {
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        duration_ms: now() - started,
-      });
-    }
+    return routed.then(done, refused);
   });
 
   app.route('/', healthRoutes());

@@ -11,23 +11,26 @@ type CreatedFlow = Extract<CreateFlowResult, { kind: 'flow' }>;
  * IP) are the port's business and the same for every call; `decorate` lets a flow add what it
  * knows of the created flow to its result.
  */
-export async function runNativeFlow<F extends FlowType, R extends { kind: string } = FlowResults[F]>(
+export function runNativeFlow<F extends FlowType, R extends { kind: string } = FlowResults[F]>(
   kratos: KratosPort,
   flow: F,
   submission: FlowSubmissions[F],
   client: ForwardedClient,
   options: { onExpired?: () => void; decorate?: (result: FlowResults[F], created: CreatedFlow) => R; create?: CreateFlowOptions } = {},
 ): Promise<R | NotAFlow> {
-  let result: R | undefined;
-  for (let attempt = 0; attempt < 2; attempt++) {
+  // Promises and `then`s rather than an async frame waiting on each call (issue 16).
+  const round = (attempt: number): Promise<R | NotAFlow> => {
     if (attempt > 0) options.onExpired?.();
-    const created = await kratos.createFlow(flow, client, options.create);
-    if (created.kind !== 'flow') return created;
-    const submitted = await kratos.submitFlow(flow, created.flowId, submission, client);
-    result = options.decorate ? options.decorate(submitted, created) : (submitted as unknown as R);
-    if (result.kind !== 'expired') return result;
-  }
-  return result!;
+    return kratos.createFlow(flow, client, options.create).then((created) => {
+      if (created.kind !== 'flow') return created;
+      return kratos.submitFlow(flow, created.flowId, submission, client).then((submitted): R | Promise<R | NotAFlow> => {
+        const result = options.decorate ? options.decorate(submitted, created) : (submitted as unknown as R);
+        // Expired once: a fresh flow, submitted once more; a second expiry is returned as is.
+        return result.kind === 'expired' && attempt === 0 ? round(1) : result;
+      });
+    });
+  };
+  return round(0);
 }
 
 /** A registration result; a lost answer names the flow it was lost on. */

@@ -16,12 +16,22 @@ export type CreatedIdentity = Extract<RegistrationResult, { kind: 'ok' }> & {
  * AppError when no identity of this request exists (nothing to undo). A lost answer is
  * resolved from Kratos first (see kratos/lost-answer.ts).
  */
-export async function createIdentity(deps: SignUpDeps, submission: RegistrationSubmission, client: ForwardedClient): Promise<CreatedIdentity> {
+export function createIdentity(deps: SignUpDeps, submission: RegistrationSubmission, client: ForwardedClient): Promise<CreatedIdentity> {
   const { kratos, log } = deps;
-  const result = await performRegistration(kratos, submission, client, () =>
-    log.info('registration flow expired between create and submit; retrying with a new flow'),
+  // A `then`, not an async frame waiting on Kratos (issue 16); anything but a plain success
+  // continues in `notCreated`.
+  return performRegistration(kratos, submission, client, () => log.info('registration flow expired between create and submit; retrying with a new flow')).then((result) =>
+    result.kind === 'ok' ? Object.assign({}, result, { how: 'created' as const }) : notCreated(deps, submission, client, result),
   );
-  if (result.kind === 'ok') return Object.assign({}, result, { how: 'created' as const });
+}
+
+async function notCreated(
+  deps: SignUpDeps,
+  submission: RegistrationSubmission,
+  client: ForwardedClient,
+  result: Exclude<Awaited<ReturnType<typeof performRegistration>>, { kind: 'ok' }>,
+): Promise<CreatedIdentity> {
+  const { kratos, log } = deps;
   if (result.kind !== 'ambiguous') {
     throwIfAborted(client.signal);
     throw kratosFailure(log, 'registration', result);
