@@ -74,6 +74,11 @@ export const configSchema = z
         keep_alive_timeout_ms: z.number().int().min(100).max(600_000).default(5_000),
         /** Largest request line + headers; more is a 431. */
         max_header_bytes: z.number().int().min(1024).max(65_536).default(16_384),
+        /**
+         * While the event loop is saturated, at most this many requests run at once; later ones
+         * wait in arrival order, unread, and start as running ones finish. 0: no limit.
+         */
+        concurrency_when_busy: z.number().int().min(0).max(100_000).default(32),
       })
       .strict()
       .prefault({}),

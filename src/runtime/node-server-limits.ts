@@ -1,6 +1,7 @@
 import type { ServerType } from '@hono/node-server';
 import { randomUUID } from 'node:crypto';
 import { getRequestListener } from '@hono/node-server';
+import type { Admission } from './node-admission.ts';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -34,7 +35,7 @@ export function nodeServerOptions(server: GatewayConfig['server']): ServerOption
  * request it cannot turn into a web Request (no or bad Host, backslash in the path, bad URL)
  * gets a problem+json 400 instead of an empty one; an `Expect` other than 100-continue a 417.
  */
-export function createProblemServer(fetch: (req: Request) => Response | Promise<Response>, hostname: string, logger: Logger) {
+export function createProblemServer(fetch: (req: Request) => Response | Promise<Response>, hostname: string, logger: Logger, admission?: Admission) {
   return (options: ServerOptions): Server => {
     const listener = getRequestListener(fetch, {
       hostname,
@@ -48,7 +49,8 @@ export function createProblemServer(fetch: (req: Request) => Response | Promise<
     const server = createServer(options, (req, res) => {
       // HTTP/1.1 requires Host (RFC 9112 §3.2); Node's own check answers with an empty 400.
       if (req.httpVersion === '1.1' && req.headers.host === undefined) return writeProblem(res, 400, 'MALFORMED_REQUEST');
-      void listener(req, res);
+      if (admission) admission.admit(req, res, listener);
+      else void listener(req, res);
     });
     server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => writeProblem(res, 417, 'EXPECTATION_FAILED'));
     return server;

@@ -12,6 +12,7 @@ import { kratosClientFor } from '../kratos/client.ts';
 import { createLogger, type Logger } from '../shared/log.ts';
 import { loadConfigFile } from './node-config.ts';
 import { answerClientErrors, createProblemServer, nodeServerOptions } from './node-server-limits.ts';
+import { createAdmission } from './node-admission.ts';
 import type { createServer } from 'node:http';
 import { createUndiciTransport } from './node-transport.ts';
 import type { NodeRedis } from './node-redis.ts';
@@ -128,6 +129,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
     ...(config.docs.enabled ? { docsAssets: nodeDocsAssets() } : {}),
   });
   const inFlight = trackInFlight(serveAtBasePath(app, config.server.base_path).fetch);
+  const admission = createAdmission({ limit: config.server.concurrency_when_busy });
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve(
       {
@@ -135,7 +137,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
         hostname: config.server.host,
         port: config.server.port,
         serverOptions: nodeServerOptions(config.server),
-        createServer: createProblemServer(inFlight.fetch, config.server.host, logger) as unknown as typeof createServer,
+        createServer: createProblemServer(inFlight.fetch, config.server.host, logger, admission) as unknown as typeof createServer,
       },
       () => resolve(s),
     );
@@ -154,6 +156,8 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
         const srv = server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
         // The retry worker stops taking jobs now; a running one may finish within the drain deadline.
         const workerClosed = retryWorker?.close(config.server.shutdown_timeout_ms);
+        // Requests waiting for their turn (a saturated event loop) start now and drain with the rest.
+        admission.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Sockets of drained requests go idle after close() was called; keep closing them,
         // or keep-alive would hold the server open until its own timeout.

@@ -69,6 +69,13 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it('holds requests only while busy: 32 at once by default, 0 turns it off, and bad values name the key', () => {
+    expect(parseConfig(minimal).server.concurrency_when_busy).toBe(32);
+    expect(parseConfig({ ...minimal, server: { concurrency_when_busy: 0 } }).server.concurrency_when_busy).toBe(0);
+    expect(problemsOf({ ...minimal, server: { concurrency_when_busy: -1 } })).toEqual([expect.stringMatching(/^server\.concurrency_when_busy: .*0/)]);
+    expect(problemsOf({ ...minimal, server: { concurrency_when_busy: 2.5 } })).toEqual([expect.stringMatching(/^server\.concurrency_when_busy: .*int/)]);
+  });
+
   it('requires the kratos section', () => {
     expect(problemsOf({})).toEqual([expect.stringMatching(/^kratos: /)]);
   });
