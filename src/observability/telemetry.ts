@@ -54,6 +54,8 @@ export interface Metrics {
   retryGaveUp(service: string): void;
   /** Registers a reader of the retry queue's job counts by state, read at each scrape. */
   watchRetryQueue(read: () => Promise<Record<string, number>> | Record<string, number>): void;
+  /** Registers a reader of the requests running and waiting for their turn (Node's admission), read at each scrape. */
+  watchRequests(read: () => { running: number; waiting: number }): void;
 }
 
 export interface Telemetry {
@@ -73,6 +75,7 @@ export const noopMetrics: Metrics = {
   rateLimited() {},
   retryGaveUp() {},
   watchRetryQueue() {},
+  watchRequests() {},
 };
 
 export const noopTracing: Tracing = {

@@ -86,6 +86,21 @@ export function createPromMetrics(config: Pick<MetricsConfig, 'process_metrics'>
     },
   });
 
+  let readRequests: (() => { running: number; waiting: number }) | undefined;
+  new Gauge({
+    name: `${PREFIX}requests`,
+    help: 'Requests by state: running (started, not answered yet), waiting (held while the event loop is saturated, see server.concurrency_when_busy).',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (!readRequests) return;
+      const { running, waiting } = readRequests();
+      this.set({ state: 'running' }, running);
+      this.set({ state: 'waiting' }, waiting);
+    },
+  });
+
   // prom-client's label lookup sorts and hashes the label object on every call: keep the
   // children of the hot histograms by one string key instead (label sets are few and bounded).
   const cached = <L extends string>(histogram: Histogram<L>) => {
@@ -112,6 +127,7 @@ export function createPromMetrics(config: Pick<MetricsConfig, 'process_metrics'>
       rateLimited: (route, keyKind) => rateLimited.labels(route, keyKind).inc(),
       retryGaveUp: (service) => gaveUp.labels(service).inc(),
       watchRetryQueue: (read) => void readers.push(read),
+      watchRequests: (read) => void (readRequests = read),
     },
   };
 }

@@ -130,6 +130,7 @@ export async function startNodeGateway(input: GatewayConfig | ConfigInput, optio
   });
   const inFlight = trackInFlight(serveAtBasePath(app, config.server.base_path).fetch);
   const admission = createAdmission({ limit: config.server.concurrency_when_busy });
+  telemetry.metrics.watchRequests(() => ({ running: admission.running(), waiting: admission.waiting() }));
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve(
       {

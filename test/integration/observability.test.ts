@@ -73,6 +73,9 @@ describe('metrics on their own listener', () => {
     expect(sample(text, 'kratos_bff_service_call_duration_seconds_count{service="crm",stage="after",outcome="ok"}')).toBe(1);
     expect(sample(text, 'kratos_bff_service_call_duration_seconds_count{service="crm",stage="after",outcome="failed"}')).toBe(1);
     expect(sample(text, 'kratos_bff_retry_queue_jobs{state="pending"}')).toBe(0);
+    // Nothing runs or waits between requests (the scrape is on the metrics listener).
+    expect(sample(text, 'kratos_bff_requests{state="running"}')).toBe(0);
+    expect(sample(text, 'kratos_bff_requests{state="waiting"}')).toBe(0);
     expect(text).toContain('process_cpu_seconds_total');
 
     // No secret, token, identifier or identity id in any label.

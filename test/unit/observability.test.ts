@@ -73,6 +73,20 @@ describe('metrics labels', () => {
     expect(text).toContain('kratos_bff_retry_queue_jobs{state="waiting"} 0');
     expect(text).toContain('kratos_bff_retry_queue_jobs{state="failed"} 1');
   });
+
+  it('read the requests running and waiting at each scrape', async () => {
+    const prom = createPromMetrics({ process_metrics: false });
+    expect(await prom.registry.metrics()).not.toMatch(/kratos_bff_requests\{/);
+    let counts = { running: 32, waiting: 7 };
+    prom.metrics.watchRequests(() => counts);
+    let text = await prom.registry.metrics();
+    expect(text).toContain('kratos_bff_requests{state="running"} 32');
+    expect(text).toContain('kratos_bff_requests{state="waiting"} 7');
+    counts = { running: 1, waiting: 0 };
+    text = await prom.registry.metrics();
+    expect(text).toContain('kratos_bff_requests{state="running"} 1');
+    expect(text).toContain('kratos_bff_requests{state="waiting"} 0');
+  });
 });
 
 describe('spans', () => {
