@@ -75,8 +75,9 @@ export const configSchema = z
         /** Largest request line + headers; more is a 431. */
         max_header_bytes: z.number().int().min(1024).max(65_536).default(16_384),
         /**
-         * While the event loop is saturated, at most this many requests run at once; later ones
-         * wait in arrival order, unread, and start as running ones finish. 0: no limit.
+         * While the event loop is saturated, how many requests may run at once shrinks toward
+         * this (by 10% per 100 ms); later ones wait in arrival order, unread, and start as
+         * running ones finish. 0: no admission control.
          */
         concurrency_when_busy: z.number().int().min(0).max(100_000).default(32),
       })

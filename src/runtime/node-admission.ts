@@ -2,19 +2,25 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
 /**
- * Admission on Node (`server.concurrency_when_busy`): while the event loop is saturated, at most
- * `limit` requests run at once; later ones wait, in arrival order, before the app sees them, and
- * start as running ones finish. While it is not saturated, every request starts at once.
+ * Admission on Node (`server.concurrency_when_busy`): while the event loop is saturated, the
+ * number of requests allowed to run at once shrinks toward `limit`; later requests wait, in
+ * arrival order, before the app sees them, and start as running ones finish.
  *
  * Why: once the CPU is saturated, starting more requests does not answer more per second; each
  * one only waits longer in the event loop, and what it holds meanwhile (its context, promises,
  * upstream calls) outlives young-generation collections and is copied by each of them, then moved
  * to the old generation. A request that waits here holds only what Node made for it (the request,
- * the response, its socket), and the body stays unread. Measured at 200 concurrent sign-ups:
+ * the response, its socket), and its body stays unread. Measured at 200 concurrent sign-ups:
  * half the scavenge time and a smaller heap (README, "Memory"; BENCHMARKS.md, part 3).
  *
- * Only when saturated: a fixed limit would cap throughput at limit / latency whenever Kratos or a
- * service is slow (32 requests of 2 s each: 16 per second), while the CPU idles.
+ * The allowance follows the load, sampled every `sampleMs`:
+ * - a saturated sample (event-loop utilisation ≥ `busyAbove`): 90% of what runs, not below `limit`;
+ * - a quiet sample with requests waiting: `limit` more than run now;
+ * - a quiet sample with none waiting: unbounded (as at start).
+ * So a process that is not saturated holds nothing, and a slow Kratos or service (requests that
+ * wait on I/O, not on the CPU) never caps throughput at limit / latency: a fixed limit of 32 with
+ * 2 s services would allow 16 sign-ups per second while the CPU idles. And one quiet sample in a
+ * saturated stretch lets `limit` more in, not every waiting request at once.
  */
 export interface Admission {
   /** Calls `start` now, or once the request's turn comes; never for a client that left meanwhile. */
@@ -25,18 +31,20 @@ export interface Admission {
   running(): number;
   /** Requests waiting for their turn. */
   waiting(): number;
-  /** Stops the load sampling (and opens, as above). */
+  /** How many may run at once now (Infinity: no bound). */
+  allowance(): number;
+  /** Stops the load sampling, and opens as above. */
   close(): void;
 }
 
 export interface AdmissionOptions {
-  /** Requests that run at once while busy; 0: no limit (every request starts at once). */
+  /** What the allowance shrinks to while saturated, and grows by per quiet sample; 0: no admission at all. */
   limit: number;
   /**
-   * Whether the process is saturated now; default: event-loop utilisation ≥ `busyAbove` over the
-   * last `sampleMs` (sampled by a timer). Tests pass their own.
+   * Calls its listener once per sample: saturated or not. Default: event-loop utilisation ≥
+   * `busyAbove` over the last `sampleMs` (a timer). Tests pass their own.
    */
-  busy?: { now(): boolean; onSample(listener: (busy: boolean) => void): () => void };
+  busy?: { onSample(listener: (busy: boolean) => void): () => void };
   busyAbove?: number;
   sampleMs?: number;
 }
@@ -55,12 +63,13 @@ export function createAdmission(options: AdmissionOptions): Admission {
   if (limit === 0) return unlimited();
   const busy = options.busy ?? eventLoopBusy(options.busyAbove ?? 0.9, options.sampleMs ?? 100);
   let running = 0;
+  let allowance = Infinity;
   let opened = false;
   // A FIFO without shifting an array: head index, compacted when drained.
   let queue: Waiting[] = [];
   let head = 0;
 
-  const mayStart = () => opened || running < limit || !busy.now();
+  const mayStart = () => running < allowance;
   const run = (req: IncomingMessage, res: ServerResponse, start: Start) => {
     running++;
     // 'close' comes once per response: after it is written, or when its client is gone.
@@ -85,7 +94,13 @@ export function createAdmission(options: AdmissionOptions): Admission {
     if (head < queue.length) drain();
   }
   const stopWatching = busy.onSample((isBusy) => {
-    if (!isBusy) drain();
+    if (opened) return;
+    if (isBusy) allowance = Math.max(limit, Math.floor(Math.min(allowance, running) * 0.9));
+    else if (head === queue.length) allowance = Infinity;
+    else {
+      allowance = Math.min(allowance, running) + limit;
+      drain();
+    }
   });
 
   return {
@@ -95,14 +110,15 @@ export function createAdmission(options: AdmissionOptions): Admission {
     },
     open() {
       opened = true;
+      allowance = Infinity;
       drain();
     },
     running: () => running,
     waiting: () => queue.length - head,
+    allowance: () => allowance,
     close() {
       stopWatching();
-      opened = true;
-      drain();
+      this.open();
     },
   };
 }
@@ -120,6 +136,7 @@ function unlimited(): Admission {
     open() {},
     running: () => running,
     waiting: () => 0,
+    allowance: () => Infinity,
     close() {},
   };
 }
@@ -129,18 +146,16 @@ function unlimited(): Admission {
  * `threshold`. Only sampled while someone listens (the admission of a running server).
  */
 export function eventLoopBusy(threshold: number, sampleMs: number): NonNullable<AdmissionOptions['busy']> {
-  let busy = false;
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   const listeners = new Set<(busy: boolean) => void>();
   const timer = setInterval(() => {
     const now = performance.eventLoopUtilization();
-    busy = performance.eventLoopUtilization(now, last).utilization >= threshold;
+    const busy = performance.eventLoopUtilization(now, last).utilization >= threshold;
     last = now;
     for (const listener of listeners) listener(busy);
   }, sampleMs);
   timer.unref();
   return {
-    now: () => busy,
     onSample(listener) {
       listeners.add(listener);
       return () => {

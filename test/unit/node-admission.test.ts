@@ -6,20 +6,17 @@ import { createAdmission, eventLoopBusy, type AdmissionOptions } from '../../src
 import { createProblemServer } from '../../src/runtime/node-server-limits.ts';
 import { createLogger } from '../../src/shared/log.ts';
 
-/** A busy signal the test sets; `sample()` is what the timer would do. */
-function manualBusy(initial: boolean) {
-  let busy = initial;
+/** Samples the test takes: `sample(true)` is a saturated 100 ms, `sample(false)` a quiet one. */
+function manualSamples() {
   const listeners = new Set<(b: boolean) => void>();
   return {
     signal: {
-      now: () => busy,
       onSample: (l: (b: boolean) => void) => {
         listeners.add(l);
         return () => void listeners.delete(l);
       },
     } satisfies NonNullable<AdmissionOptions['busy']>,
-    set(value: boolean) {
-      busy = value;
+    sample(busy: boolean) {
       for (const l of listeners) l(busy);
     },
     listeners: () => listeners.size,
@@ -42,69 +39,100 @@ function fakeRequest(name: string) {
   };
 }
 
+type Fake = ReturnType<typeof fakeRequest>;
+
+function setUp(limit: number) {
+  const samples = manualSamples();
+  const admission = createAdmission({ limit, busy: samples.signal });
+  const started: string[] = [];
+  const start = (req: IncomingMessage) => void started.push((req as unknown as { name: string }).name);
+  const all = new Map<string, Fake>();
+  const admit = (...names: string[]) => {
+    for (const name of names) {
+      const r = fakeRequest(name);
+      all.set(name, r);
+      admission.admit(r.req, r.res, start);
+    }
+  };
+  const finish = (...names: string[]) => names.forEach((n) => all.get(n)!.finish());
+  return { samples, admission, started, admit, finish, all };
+}
+
+const names = (n: number, prefix = 'r') => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+
 describe('admission (server.concurrency_when_busy)', () => {
-  it('starts every request at once while the event loop is not saturated', () => {
-    const busy = manualBusy(false);
-    const admission = createAdmission({ limit: 2, busy: busy.signal });
-    const started: string[] = [];
-    const start = (req: IncomingMessage) => void started.push((req as unknown as { name: string }).name);
-    for (const name of ['a', 'b', 'c', 'd']) admission.admit(fakeRequest(name).req, fakeRequest(name).res, start);
-    expect(started).toEqual(['a', 'b', 'c', 'd']);
-    expect(admission.running()).toBe(4);
+  it('holds nothing before the loop is found saturated, or while it is quiet', () => {
+    const { samples, admission, started, admit } = setUp(2);
+    admit(...names(10));
+    expect(started).toHaveLength(10);
+    samples.sample(false);
+    admit('late');
+    expect(started).toHaveLength(11);
     expect(admission.waiting()).toBe(0);
+    expect(admission.allowance()).toBe(Infinity);
   });
 
-  it('while saturated runs at most `limit`; the others wait and start in arrival order as running ones finish', () => {
-    const busy = manualBusy(true);
-    const admission = createAdmission({ limit: 2, busy: busy.signal });
-    const started: string[] = [];
-    const start = (req: IncomingMessage) => void started.push((req as unknown as { name: string }).name);
-    const reqs = ['a', 'b', 'c', 'd', 'e'].map(fakeRequest);
-    for (const r of reqs) admission.admit(r.req, r.res, start);
-    expect(started).toEqual(['a', 'b']);
-    expect(admission.waiting()).toBe(3);
-    reqs[1]!.finish();
-    expect(started).toEqual(['a', 'b', 'c']);
-    reqs[0]!.finish();
-    expect(started).toEqual(['a', 'b', 'c', 'd']);
+  it('while saturated shrinks the allowance by 10% of what runs per sample, down to the limit; later requests wait in arrival order', () => {
+    const { samples, admission, started, admit, finish } = setUp(2);
+    admit(...names(10));
+    samples.sample(true);
+    expect(admission.allowance()).toBe(9);
+    admit('a', 'b');
+    expect(started).toHaveLength(10);
+    expect(admission.waiting()).toBe(2);
+    // 10 → 9 running: still not below the allowance of 9.
+    finish('r0');
+    expect(started).toHaveLength(10);
+    finish('r1');
+    expect(started.at(-1)).toBe('a');
+    // Saturated samples in a row: 90% of what runs each time, never below the limit.
+    for (let i = 0; i < 30; i++) samples.sample(true);
+    expect(admission.allowance()).toBe(2);
+    finish('r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8');
+    // 2 running (r9, a): b still waits.
     expect(admission.running()).toBe(2);
-    expect(admission.waiting()).toBe(1);
-    // A newcomer queues behind the one already waiting, even when a slot is free by then.
-    reqs[2]!.finish();
-    expect(started).toEqual(['a', 'b', 'c', 'd', 'e']);
-    const late = fakeRequest('f');
-    admission.admit(late.req, late.res, start);
-    expect(started).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(started.at(-1)).toBe('a');
+    finish('r9');
+    expect(started.at(-1)).toBe('b');
+    // A newcomer queues behind one already waiting, even if a place is free by then.
+    admit('c', 'd');
+    finish('a');
+    expect(started.slice(-2)).toEqual(['b', 'c']);
     expect(admission.waiting()).toBe(1);
   });
 
-  it('starts all waiting requests once a sample finds the loop no longer saturated', () => {
-    const busy = manualBusy(true);
-    const admission = createAdmission({ limit: 1, busy: busy.signal });
-    const started: string[] = [];
-    const start = (req: IncomingMessage) => void started.push((req as unknown as { name: string }).name);
-    for (const r of ['a', 'b', 'c'].map(fakeRequest)) admission.admit(r.req, r.res, start);
-    expect(started).toEqual(['a']);
-    busy.set(true);
-    expect(started).toEqual(['a']);
-    busy.set(false);
-    expect(started).toEqual(['a', 'b', 'c']);
+  it('a quiet sample while requests wait lets `limit` more run than run now, not all at once; a quiet one with none waiting holds nothing', () => {
+    const { samples, admission, started, admit } = setUp(3);
+    admit(...names(3));
+    for (let i = 0; i < 5; i++) samples.sample(true);
+    admit(...names(10, 'w'));
+    expect(started).toHaveLength(3);
+    samples.sample(false);
+    expect(admission.allowance()).toBe(6);
+    expect(started.slice(3)).toEqual(['w0', 'w1', 'w2']);
+    samples.sample(false);
+    expect(started.slice(3)).toEqual(['w0', 'w1', 'w2', 'w3', 'w4', 'w5']);
+    samples.sample(true);
+    // 9 run: 90% of them.
+    expect(admission.allowance()).toBe(8);
+    samples.sample(false);
+    samples.sample(false);
     expect(admission.waiting()).toBe(0);
-    expect(admission.running()).toBe(3);
+    expect(started).toHaveLength(13);
+    samples.sample(false);
+    expect(admission.allowance()).toBe(Infinity);
   });
 
   it('never starts a request whose client hung up while it waited, and frees its place', () => {
-    const busy = manualBusy(true);
-    const admission = createAdmission({ limit: 1, busy: busy.signal });
-    const started: string[] = [];
-    const start = (req: IncomingMessage) => void started.push((req as unknown as { name: string }).name);
-    const [a, b, c] = ['a', 'b', 'c'].map(fakeRequest) as [ReturnType<typeof fakeRequest>, ReturnType<typeof fakeRequest>, ReturnType<typeof fakeRequest>];
-    for (const r of [a, b, c]) admission.admit(r.req, r.res, start);
-    b.hangUp();
+    const { samples, admission, started, admit, finish, all } = setUp(1);
+    admit('a');
+    samples.sample(true);
+    admit('b', 'c');
+    all.get('b')!.hangUp();
     // Its 'close' is not a running request finishing: `a` still runs alone.
     expect(admission.running()).toBe(1);
     expect(started).toEqual(['a']);
-    a.finish();
+    finish('a');
     expect(started).toEqual(['a', 'c']);
     expect(admission.running()).toBe(1);
     expect(admission.waiting()).toBe(0);
@@ -112,31 +140,29 @@ describe('admission (server.concurrency_when_busy)', () => {
 
   it('open() and close() start every waiting request and hold none afterwards (shutdown drains them)', () => {
     for (const end of ['open', 'close'] as const) {
-      const busy = manualBusy(true);
-      const admission = createAdmission({ limit: 1, busy: busy.signal });
-      const started: string[] = [];
-      const start = (req: IncomingMessage) => void started.push((req as unknown as { name: string }).name);
-      for (const r of ['a', 'b', 'c'].map(fakeRequest)) admission.admit(r.req, r.res, start);
+      const { samples, admission, started, admit } = setUp(1);
+      admit('a');
+      samples.sample(true);
+      admit('b', 'c');
+      expect(started, end).toEqual(['a']);
       admission[end]();
       expect(started, end).toEqual(['a', 'b', 'c']);
-      const d = fakeRequest('d');
-      admission.admit(d.req, d.res, start);
+      samples.sample(true);
+      admit('d');
       expect(started, end).toEqual(['a', 'b', 'c', 'd']);
-      if (end === 'close') expect(busy.listeners()).toBe(0);
+      if (end === 'close') expect(samples.listeners()).toBe(0);
     }
   });
 
-  it('limit 0 holds nothing, even while saturated', () => {
-    const busy = manualBusy(true);
-    const admission = createAdmission({ limit: 0, busy: busy.signal });
-    const started: string[] = [];
-    const start = (req: IncomingMessage) => void started.push((req as unknown as { name: string }).name);
-    const reqs = ['a', 'b', 'c'].map(fakeRequest);
-    for (const r of reqs) admission.admit(r.req, r.res, start);
-    expect(started).toEqual(['a', 'b', 'c']);
-    expect(busy.listeners()).toBe(0);
-    reqs[0]!.finish();
-    expect(admission.running()).toBe(2);
+  it('limit 0 holds nothing, even while saturated, and samples nothing', () => {
+    const { samples, admission, started, admit, finish } = setUp(0);
+    admit('a', 'b', 'c');
+    samples.sample(true);
+    admit('d');
+    expect(started).toEqual(['a', 'b', 'c', 'd']);
+    expect(samples.listeners()).toBe(0);
+    finish('a');
+    expect(admission.running()).toBe(3);
   });
 });
 
@@ -157,12 +183,10 @@ describe('eventLoopBusy', () => {
       while (performance.now() < until) Math.sqrt(Math.random());
       await nextSample();
       expect(samples.at(-1)).toBe(true);
-      expect(busy.now()).toBe(true);
       // Idle: nothing to do for a few periods.
       await new Promise((r) => setTimeout(r, 250));
       await nextSample();
       expect(samples.at(-1)).toBe(false);
-      expect(busy.now()).toBe(false);
     } finally {
       stop();
     }
@@ -176,8 +200,9 @@ describe('admission in front of the Node listener', () => {
   });
 
   it('holds requests past the limit unread, answers all of them, and never runs one whose client left', async () => {
-    const busy = manualBusy(true);
-    const admission = createAdmission({ limit: 2, busy: busy.signal });
+    const samples = manualSamples();
+    const admission = createAdmission({ limit: 2, busy: samples.signal });
+    samples.sample(true);
     const seen: string[] = [];
     const releases: Array<() => void> = [];
     const fetch = async (req: Request) => {
